@@ -1,0 +1,9 @@
+from django.urls import path
+
+from experts import views
+
+app_name = "experts"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+]

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from marketplace import api
+
+urlpatterns = [
+    path("", api.ApiRootView.as_view(), name="root"),
+    path("me/", api.WhoAmIView.as_view(), name="me"),
+    path("organizations/", api.OrganizationListView.as_view(), name="organization-list"),
+    path("notifications/", api.NotificationListView.as_view(), name="notification-list"),
+]

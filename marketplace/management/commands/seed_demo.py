@@ -1,0 +1,82 @@
+"""Create the demo accounts and data. Safe to run again: it converges, never duplicates."""
+
+from typing import Any
+
+from allauth.account.models import EmailAddress
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from marketplace import services
+from marketplace.models import Membership, Notification, Organization, User
+from marketplace.states import MembershipRole, UserRole
+
+DEMO_PASSWORD = "demo-password-2026"  # noqa: S105  (published in README for the local demo)
+DEMO_ORGANIZATION = "Acme AI Lab"
+
+PEOPLE = [
+    # email, full name, role, is_staff, is_superuser
+    ("vetter@demo.example", "Vera Vetter", UserRole.STAFF, True, False),
+    ("admin@demo.example", "Ada Admin", UserRole.STAFF, True, True),
+    ("dr.rivera@demo.example", "Dr. Elena Rivera", UserRole.EXPERT, False, False),
+    ("j.okafor@demo.example", "James Okafor, JD", UserRole.EXPERT, False, False),
+    ("m.chen@demo.example", "Dr. Mei Chen", UserRole.EXPERT, False, False),
+    ("owner@acme.example", "Olivia Owner", UserRole.LAB, False, False),
+    ("manager@acme.example", "Manu Manager", UserRole.LAB, False, False),
+    ("viewer@acme.example", "Vic Viewer", UserRole.LAB, False, False),
+]
+LAB_ROLES = {
+    "owner@acme.example": MembershipRole.OWNER,
+    "manager@acme.example": MembershipRole.MANAGER,
+    "viewer@acme.example": MembershipRole.VIEWER,
+}
+
+
+class Command(BaseCommand):
+    help = "Create or refresh the demo accounts (password: %s)." % DEMO_PASSWORD
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        with transaction.atomic():
+            users = {email: self._user(email, *rest) for email, *rest in PEOPLE}
+            organization = self._organization(users["owner@acme.example"])
+            for email, role in LAB_ROLES.items():
+                Membership.objects.update_or_create(
+                    organization=organization, user=users[email], defaults={"role": role}
+                )
+            for user in users.values():
+                if not Notification.objects.filter(recipient=user, kind="welcome").exists():
+                    services.notification_create(
+                        recipient=user,
+                        kind="welcome",
+                        text="Welcome to Expert Marketplace. Your dashboard shows what to do next.",
+                        link="/dashboard/",
+                        send_email=False,
+                    )
+        self.stdout.write(self.style.SUCCESS(f"Demo ready. Every account's password: {DEMO_PASSWORD}"))
+        for email, _name, role, _staff, _super in PEOPLE:
+            self.stdout.write(f"  {role:<7} {email}")
+
+    def _user(
+        self, email: str, full_name: str, role: str, is_staff: bool, is_superuser: bool
+    ) -> User:
+        user, _ = User.objects.update_or_create(
+            email=email,
+            defaults={
+                "full_name": full_name,
+                "role": role,
+                "is_staff": is_staff,
+                "is_superuser": is_superuser,
+                "is_active": True,
+            },
+        )
+        user.set_password(DEMO_PASSWORD)
+        user.save(update_fields=["password"])
+        EmailAddress.objects.update_or_create(
+            user=user, email=email, defaults={"verified": True, "primary": True}
+        )
+        return user
+
+    def _organization(self, owner: User) -> Organization:
+        existing = Organization.objects.filter(name=DEMO_ORGANIZATION).first()
+        if existing is not None:
+            return existing
+        return services.organization_create(user=owner, name=DEMO_ORGANIZATION)
