@@ -85,6 +85,9 @@ TEMPLATES = [
     },
 ]
 
+if "DATABASE_URL" not in env:
+    # The embedded SQLite database lives in var/, which a fresh clone does not have yet.
+    VAR_DIR.mkdir(exist_ok=True)
 DATABASES = {
     "default": env.db_url(
         "DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'marketplace.sqlite3'}"

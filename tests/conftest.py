@@ -1,0 +1,52 @@
+"""Shared fixtures, the real-service marks, and the rule that CI runs every test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+
+from marketplace.celery import app as celery_app
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(settings):
+    """Run Celery tasks in-process and start every test with an empty cache.
+
+    The integration tests that need a real worker switch eager mode off themselves.
+    """
+    celery_app.conf.task_always_eager = True
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _real_services(request):
+    if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: set DATABASE_URL (make test does)")
+    if request.node.get_closest_marker("celery") and not os.environ.get("REDIS_URL"):
+        pytest.skip("needs Redis and a Celery worker: set REDIS_URL (make test does)")
+    if request.node.get_closest_marker("e2e") and not shutil.which(CHROMIUM):
+        pytest.skip(f"needs Chromium at {CHROMIUM} (make test installs it)")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """With FAIL_ON_SKIP=1 (make test, CI) a skipped test fails the run."""
+    if os.environ.get("FAIL_ON_SKIP") != "1":
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if skipped:
+        reporter.write_line(
+            f"FAIL_ON_SKIP: {len(skipped)} test(s) were skipped; every test must run here.",
+            red=True,
+        )
+        session.exitstatus = 1
