@@ -101,5 +101,3 @@ class NotificationListView(generics.ListAPIView):
 
     def get_queryset(self) -> Any:
         return selectors.notifications_for_user(user=self.request.user)
-
-

@@ -25,9 +25,7 @@ class StaffMFARequiredMiddleware:
         if request.path.startswith(STAFF_PATH_PREFIXES) and request.user.is_authenticated:
             if not request.user.is_staff:
                 raise Http404()
-            if not is_mfa_enabled(
-                request.user, [Authenticator.Type.TOTP]
-            ):
+            if not is_mfa_enabled(request.user, [Authenticator.Type.TOTP]):
                 messages.warning(
                     request,
                     "Staff pages need two-factor authentication. Set up an authenticator app "

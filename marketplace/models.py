@@ -62,9 +62,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     class Meta:
         constraints: ClassVar = [
-            models.CheckConstraint(
-                condition=Q(role__in=UserRole.values), name="user_role_valid"
-            ),
+            models.CheckConstraint(condition=Q(role__in=UserRole.values), name="user_role_valid"),
         ]
 
     def __str__(self) -> str:

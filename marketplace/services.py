@@ -260,9 +260,7 @@ def invitation_email_send(*, invitation_id: int) -> bool:
             "link": f"{settings.SITE_URL}{reverse('lab_invitation_accept', args=[token])}",
         }
         send_mail(
-            subject=(
-                f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}Join {invitation.organization.name}"
-            ),
+            subject=(f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}Join {invitation.organization.name}"),
             message=render_to_string("marketplace/email/lab_invitation.txt", context),
             from_email=None,
             recipient_list=[invitation.email],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from allauth.account.views import SignupView
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -16,8 +17,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-
-from allauth.account.views import SignupView
 
 from marketplace import selectors, services
 from marketplace.errors import DomainError, NotFound, PermissionDenied
@@ -327,9 +326,7 @@ def notification_read(request: HttpRequest, notification_id: int) -> HttpRespons
         raise Http404() from None
     services.notification_mark_read(user=request.user, notification=notification)
     if request.htmx:
-        return render(
-            request, "marketplace/_notification.html", {"notification": notification}
-        )
+        return render(request, "marketplace/_notification.html", {"notification": notification})
     if notification.link and notification.link.startswith("/"):
         return redirect(notification.link)
     return redirect("notification_list")

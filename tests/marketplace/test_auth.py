@@ -40,9 +40,7 @@ def _login(client, email: str, password: str = PASSWORD):
     return client.post(reverse("account_login"), {"login": email, "password": password})
 
 
-@pytest.mark.parametrize(
-    ("role", "dashboard"), [("expert", "/expert/"), ("lab", "/labs/")]
-)
+@pytest.mark.parametrize(("role", "dashboard"), [("expert", "/expert/"), ("lab", "/labs/")])
 def test_signup_verify_login_lands_on_the_role_dashboard(client, role, dashboard):
     response = _signup(client, email="Grace@Example.org", role=role)
 
@@ -161,9 +159,7 @@ def test_staff_with_totp_must_enter_a_code_before_staff_pages(client):
 def test_admin_login_goes_through_allauth(client):
     user, _ = staff_user(with_totp=True)
 
-    response = client.post(
-        reverse("admin:login"), {"username": user.email, "password": PASSWORD}
-    )
+    response = client.post(reverse("admin:login"), {"username": user.email, "password": PASSWORD})
 
     assert response.status_code == 302
     assert response.url.startswith(reverse("account_login"))

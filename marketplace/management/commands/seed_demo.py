@@ -32,7 +32,7 @@ LAB_ROLES = {
 
 
 class Command(BaseCommand):
-    help = "Create or refresh the demo accounts (password: %s)." % DEMO_PASSWORD
+    help = f"Create or refresh the demo accounts (password: {DEMO_PASSWORD})."
 
     def handle(self, *args: Any, **options: Any) -> None:
         with transaction.atomic():
@@ -51,7 +51,9 @@ class Command(BaseCommand):
                         link="/dashboard/",
                         send_email=False,
                     )
-        self.stdout.write(self.style.SUCCESS(f"Demo ready. Every account's password: {DEMO_PASSWORD}"))
+        self.stdout.write(
+            self.style.SUCCESS(f"Demo ready. Every account's password: {DEMO_PASSWORD}")
+        )
         for email, _name, role, _staff, _super in PEOPLE:
             self.stdout.write(f"  {role:<7} {email}")
 

@@ -1,0 +1,239 @@
+"""Lab organisations: creation, invitations, roles, and scoping."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from marketplace.models import AuditEvent, LabInvitation, Membership, Notification
+from marketplace.states import InvitationStatus, MembershipRole
+from tests.factories import add_member, expert, invitation_token_from_mail, lab_user, organization
+
+pytestmark = pytest.mark.django_db
+
+
+def test_lab_user_creates_an_organisation_and_owns_it(client):
+    user = lab_user()
+    client.force_login(user)
+
+    response = client.post(reverse("lab_home"), {"name": "  Helix <Labs>  "})
+
+    membership = Membership.objects.get(user=user)
+    assert membership.role == MembershipRole.OWNER
+    assert membership.organization.name == "Helix <Labs>"
+    assert response.url == reverse("lab_dashboard", args=[membership.organization.slug])
+    page = client.get(response.url).content.decode()
+    assert "Helix &lt;Labs&gt;" in page
+    assert "Helix <Labs>" not in page
+    assert AuditEvent.objects.filter(action="organization.create", actor=user).count() == 1
+
+
+def test_experts_cannot_create_organisations(client):
+    client.force_login(expert())
+
+    response = client.post(reverse("lab_home"), {"name": "Sneaky"})
+
+    assert response.status_code == 404
+    assert not Membership.objects.exists()
+
+
+def test_owner_invites_a_colleague_who_joins_with_the_given_role(
+    client, django_capture_on_commit_callbacks
+):
+    owner = lab_user(email="owner@helix.example")
+    org = organization(owner=owner)
+    client.force_login(owner)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("lab_invite", args=[org.slug]),
+            {"email": "Colleague@Helix.example", "role": MembershipRole.MANAGER},
+        )
+
+    invitation = LabInvitation.objects.get(organization=org)
+    assert invitation.email == "colleague@helix.example"
+    assert invitation.status == InvitationStatus.PENDING
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["colleague@helix.example"]
+    token = invitation_token_from_mail(mail.outbox)
+    assert token not in (invitation.token_hash or "")
+
+    colleague = lab_user(email="colleague@helix.example")
+    client.force_login(colleague)
+    page = client.get(reverse("lab_invitation_accept", args=[token])).content.decode()
+    assert "Accept and join" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("lab_invitation_accept", args=[token]))
+
+    assert response.url == reverse("lab_dashboard", args=[org.slug])
+    membership = Membership.objects.get(organization=org, user=colleague)
+    assert membership.role == MembershipRole.MANAGER
+    invitation.refresh_from_db()
+    assert invitation.status == InvitationStatus.ACCEPTED
+    assert invitation.accepted_by == colleague
+    assert Notification.objects.get(recipient=owner).kind == "lab.member_joined"
+    # The link works once.
+    client.post(reverse("lab_invitation_accept", args=[token]))
+    assert Membership.objects.filter(organization=org).count() == 2
+
+
+def test_an_invitation_for_another_address_changes_nothing(
+    client, django_capture_on_commit_callbacks
+):
+    org = organization()
+    owner = Membership.objects.get(organization=org)
+    client.force_login(owner.user)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("lab_invite", args=[org.slug]),
+            {"email": "right@example.org", "role": MembershipRole.VIEWER},
+        )
+    token = invitation_token_from_mail(mail.outbox)
+    intruder = lab_user(email="wrong@example.org")
+    client.force_login(intruder)
+
+    response = client.post(reverse("lab_invitation_accept", args=[token]), follow=True)
+
+    assert "sent to another address" in response.content.decode()
+    assert not Membership.objects.filter(user=intruder).exists()
+    assert LabInvitation.objects.get().status == InvitationStatus.PENDING
+
+
+def test_unknown_invitation_token_is_404(client):
+    assert client.get(reverse("lab_invitation_accept", args=["nope"])).status_code == 404
+
+
+def test_owner_changes_a_role_and_the_member_is_notified(client):
+    org = organization()
+    owner = Membership.objects.get(organization=org).user
+    colleague = lab_user()
+    member = add_member(org, colleague, MembershipRole.VIEWER)
+    client.force_login(owner)
+
+    client.post(
+        reverse("lab_member_role", args=[org.slug, member.pk]), {"role": MembershipRole.MANAGER}
+    )
+
+    member.refresh_from_db()
+    assert member.role == MembershipRole.MANAGER
+    event = AuditEvent.objects.get(action="membership.change_role")
+    assert (event.actor, event.before, event.after) == (
+        owner,
+        {"role": "viewer"},
+        {"role": "manager"},
+    )
+    assert Notification.objects.filter(recipient=colleague, kind="lab.role_changed").exists()
+
+
+def test_a_viewer_cannot_change_roles(client):
+    org = organization()
+    owner_membership = Membership.objects.get(organization=org)
+    viewer = lab_user()
+    add_member(org, viewer, MembershipRole.VIEWER)
+    client.force_login(viewer)
+    events_before = AuditEvent.objects.count()
+
+    response = client.post(
+        reverse("lab_member_role", args=[org.slug, owner_membership.pk]),
+        {"role": MembershipRole.VIEWER},
+    )
+
+    assert response.status_code == 403
+    owner_membership.refresh_from_db()
+    assert owner_membership.role == MembershipRole.OWNER
+    assert AuditEvent.objects.count() == events_before
+    members_page = client.get(reverse("lab_members", args=[org.slug])).content.decode()
+    assert "Invite a colleague" not in members_page
+    assert "lab_member_role" not in members_page
+
+
+def test_a_viewer_cannot_invite(client):
+    org = organization()
+    viewer = lab_user()
+    add_member(org, viewer, MembershipRole.VIEWER)
+    client.force_login(viewer)
+    outbox_before = len(mail.outbox)
+
+    response = client.post(
+        reverse("lab_invite", args=[org.slug]),
+        {"email": "friend@example.org", "role": MembershipRole.OWNER},
+        follow=True,
+    )
+
+    assert "Only an organisation owner" in response.content.decode()
+    assert not LabInvitation.objects.filter(email="friend@example.org").exists()
+    assert len(mail.outbox) == outbox_before
+
+
+def test_the_last_owner_cannot_step_down(client):
+    org = organization()
+    owner = Membership.objects.get(organization=org)
+    client.force_login(owner.user)
+
+    response = client.post(
+        reverse("lab_member_role", args=[org.slug, owner.pk]),
+        {"role": MembershipRole.VIEWER},
+        follow=True,
+    )
+
+    assert "at least one owner" in response.content.decode()
+    owner.refresh_from_db()
+    assert owner.role == MembershipRole.OWNER
+
+
+def test_owner_revokes_a_pending_invitation(client, django_capture_on_commit_callbacks):
+    org = organization()
+    owner = Membership.objects.get(organization=org)
+    client.force_login(owner.user)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("lab_invite", args=[org.slug]),
+            {"email": "late@example.org", "role": MembershipRole.VIEWER},
+        )
+    invitation = LabInvitation.objects.get()
+    token = invitation_token_from_mail(mail.outbox)
+
+    client.post(reverse("lab_invitation_revoke", args=[org.slug, invitation.pk]))
+
+    invitation.refresh_from_db()
+    assert invitation.status == InvitationStatus.REVOKED
+    client.force_login(lab_user(email="late@example.org"))
+    client.post(reverse("lab_invitation_accept", args=[token]))
+    assert not Membership.objects.filter(user__email="late@example.org").exists()
+
+
+@pytest.mark.parametrize("name", ["lab_dashboard", "lab_members", "lab_api_keys"])
+def test_organisation_pages_are_404_outside_the_members(client, name):
+    org = organization()
+    client.force_login(lab_user())
+
+    assert client.get(reverse(name, args=[org.slug])).status_code == 404
+
+
+def test_organisation_actions_are_404_outside_the_members(client):
+    org = organization()
+    member = Membership.objects.get(organization=org)
+    client.force_login(lab_user())
+
+    response = client.post(
+        reverse("lab_member_role", args=[org.slug, member.pk]), {"role": "viewer"}
+    )
+
+    assert response.status_code == 404
+    member.refresh_from_db()
+    assert member.role == MembershipRole.OWNER
+
+
+def test_members_page_runs_a_bounded_number_of_queries(client, django_assert_num_queries):
+    org = organization()
+    owner = Membership.objects.get(organization=org).user
+    for _ in range(4):
+        add_member(org, lab_user(), MembershipRole.VIEWER)
+    client.force_login(owner)
+    client.get(reverse("lab_members", args=[org.slug]))
+
+    # session, user, membership, unread count, members, invitations
+    with django_assert_num_queries(6):
+        response = client.get(reverse("lab_members", args=[org.slug]))
+    assert response.content.decode().count('name="role"') == 5 + 1
