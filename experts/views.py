@@ -1,10 +1,11 @@
 from allauth.mfa.utils import is_mfa_enabled
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from marketplace import selectors
+from marketplace.http import AuthenticatedHttpRequest
 from marketplace.states import UserRole
 
 ONBOARDING_STEPS = [
@@ -18,7 +19,7 @@ ONBOARDING_STEPS = [
 
 @login_required
 @require_GET
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The expert's home: onboarding progress and the latest notifications."""
     user = request.user
     if user.role != UserRole.EXPERT:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, permissions
@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from marketplace import selectors
 from marketplace.api_auth import OrganizationClient
-from marketplace.models import Organization
+from marketplace.models import Organization, User
 from marketplace.serializers import (
     NotificationSerializer,
     OrganizationSerializer,
@@ -73,10 +73,11 @@ class WhoAmIView(APIView):
                 "api_key_prefix": user.api_key.prefix,
             }
         else:
+            person = cast(User, user)  # IsAuthenticated let only a logged-in person through
             data = {
                 "kind": "user",
-                "email": user.email,
-                "role": user.role,
+                "email": person.email,
+                "role": person.role,
                 "organizations": organizations_for_client(user),
                 "api_key_prefix": None,
             }
@@ -100,4 +101,4 @@ class NotificationListView(generics.ListAPIView):
     permission_classes = [IsPerson]
 
     def get_queryset(self) -> Any:
-        return selectors.notifications_for_user(user=self.request.user)
+        return selectors.notifications_for_user(user=cast(User, self.request.user))

@@ -320,7 +320,7 @@ def invitation_accept(*, user: User, token: str, ip_address: str | None = None) 
             after={"role": invitation.role},
             ip_address=ip_address,
         )
-        if invitation.invited_by_id and invitation.invited_by_id != user.pk:
+        if invitation.invited_by is not None and invitation.invited_by_id != user.pk:
             notification_create(
                 recipient=invitation.invited_by,
                 kind="lab.member_joined",
@@ -420,7 +420,9 @@ def api_key_create(
     _require_role(membership, ROLES_THAT_MANAGE_API_KEYS, "owner or manager")
     name = name.strip()
     if not name:
-        raise InvalidInput("Name the key after what will use it, e.g. 'ingest script'.", "name")
+        raise InvalidInput(
+            "Name the key after what will use it, e.g. 'ingest script'.", field="name"
+        )
     if len(name) > 80:
         raise InvalidInput("Keep the key name under 80 characters.", field="name")
     prefix = secrets.token_hex(4)

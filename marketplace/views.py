@@ -21,11 +21,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from marketplace import selectors, services
 from marketplace.errors import DomainError, NotFound, PermissionDenied
 from marketplace.forms import ApiKeyForm, InvitationForm, MembershipRoleForm, OrganizationForm
+from marketplace.http import AuthenticatedHttpRequest
 from marketplace.models import Membership, User
 from marketplace.states import (
     ROLES_THAT_MANAGE_API_KEYS,
     ROLES_THAT_MANAGE_MEMBERS,
     InvitationStatus,
+    MembershipRole,
     UserRole,
 )
 
@@ -34,7 +36,7 @@ def client_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
-def _membership_or_404(request: HttpRequest, slug: str) -> Membership:
+def _membership_or_404(request: AuthenticatedHttpRequest, slug: str) -> Membership:
     try:
         return selectors.membership_for_user(user=request.user, organization_slug=slug)
     except NotFound:
@@ -66,9 +68,9 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Send each user to the dashboard that fits their role."""
-    user: User = request.user
+    user = request.user
     if user.is_staff:
         return redirect("staff_dashboard")
     if user.role == UserRole.LAB:
@@ -84,9 +86,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def lab_home(request: HttpRequest) -> HttpResponse:
+def lab_home(request: AuthenticatedHttpRequest) -> HttpResponse:
     """A lab member's organisations, pending invitations, and a form to create one."""
-    user: User = request.user
+    user = request.user
     if user.role != UserRole.LAB:
         raise Http404()
     form = OrganizationForm(request.POST or None)
@@ -110,7 +112,7 @@ def lab_home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def lab_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
+def lab_dashboard(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     membership = _membership_or_404(request, slug)
     organization = membership.organization
     context = {
@@ -124,7 +126,7 @@ def lab_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def lab_members(request: HttpRequest, slug: str) -> HttpResponse:
+def lab_members(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     membership = _membership_or_404(request, slug)
     organization = membership.organization
     context = {
@@ -134,19 +136,19 @@ def lab_members(request: HttpRequest, slug: str) -> HttpResponse:
         "members": selectors.organization_members(organization=organization),
         "invitations": selectors.organization_pending_invitations(organization=organization),
         "invite_form": InvitationForm(),
-        "role_choices": MembershipRoleForm.base_fields["role"].choices,
+        "role_choices": MembershipRole.choices,
     }
     return render(request, "marketplace/lab_members.html", context)
 
 
 @login_required
 @require_POST
-def lab_invite(request: HttpRequest, slug: str) -> HttpResponse:
+def lab_invite(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     membership = _membership_or_404(request, slug)
     form = InvitationForm(request.POST)
     if not form.is_valid():
         for errors in form.errors.values():
-            messages.error(request, " ".join(errors))
+            messages.error(request, " ".join(str(error) for error in errors))
         return redirect("lab_members", slug)
     try:
         invitation = services.invitation_create(
@@ -164,7 +166,9 @@ def lab_invite(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def lab_invitation_revoke(request: HttpRequest, slug: str, invitation_id: int) -> HttpResponse:
+def lab_invitation_revoke(
+    request: AuthenticatedHttpRequest, slug: str, invitation_id: int
+) -> HttpResponse:
     membership = _membership_or_404(request, slug)
     try:
         invitation = services.invitation_revoke(
@@ -179,7 +183,7 @@ def lab_invitation_revoke(request: HttpRequest, slug: str, invitation_id: int) -
 
 @login_required
 @require_POST
-def lab_member_role(request: HttpRequest, slug: str, member_id: int) -> HttpResponse:
+def lab_member_role(request: AuthenticatedHttpRequest, slug: str, member_id: int) -> HttpResponse:
     membership = _membership_or_404(request, slug)
     form = MembershipRoleForm(request.POST)
     if not form.is_valid():
@@ -244,13 +248,13 @@ def lab_invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def lab_api_keys(request: HttpRequest, slug: str) -> HttpResponse:
+def lab_api_keys(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     membership = _membership_or_404(request, slug)
     return _render_api_keys(request, membership, ApiKeyForm(), new_secret=None)
 
 
 def _render_api_keys(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     membership: Membership,
     form: ApiKeyForm,
     new_secret: str | None,
@@ -272,7 +276,7 @@ def _render_api_keys(
 
 @login_required
 @require_POST
-def lab_api_key_create(request: HttpRequest, slug: str) -> HttpResponse:
+def lab_api_key_create(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     membership = _membership_or_404(request, slug)
     form = ApiKeyForm(request.POST)
     if not form.is_valid():
@@ -290,7 +294,7 @@ def lab_api_key_create(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def lab_api_key_revoke(request: HttpRequest, slug: str, key_id: int) -> HttpResponse:
+def lab_api_key_revoke(request: AuthenticatedHttpRequest, slug: str, key_id: int) -> HttpResponse:
     membership = _membership_or_404(request, slug)
     try:
         api_key = services.api_key_revoke(
@@ -308,7 +312,7 @@ def lab_api_key_revoke(request: HttpRequest, slug: str, key_id: int) -> HttpResp
 
 @login_required
 @require_GET
-def notification_list(request: HttpRequest) -> HttpResponse:
+def notification_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     page = Paginator(selectors.notifications_for_user(user=request.user), 25).get_page(
         request.GET.get("page")
     )
@@ -317,7 +321,7 @@ def notification_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def notification_read(request: HttpRequest, notification_id: int) -> HttpResponse:
+def notification_read(request: AuthenticatedHttpRequest, notification_id: int) -> HttpResponse:
     try:
         notification = selectors.notification_for_user(
             user=request.user, notification_id=notification_id
@@ -334,7 +338,7 @@ def notification_read(request: HttpRequest, notification_id: int) -> HttpRespons
 
 @login_required
 @require_POST
-def notification_read_all(request: HttpRequest) -> HttpResponse:
+def notification_read_all(request: AuthenticatedHttpRequest) -> HttpResponse:
     count = services.notifications_mark_all_read(user=request.user)
     messages.success(request, f"Marked {count} notification{'s' if count != 1 else ''} read.")
     return redirect("notification_list")
@@ -345,7 +349,7 @@ def notification_read_all(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def staff_dashboard(request: HttpRequest) -> HttpResponse:
+def staff_dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The staff console's front page. StaffMFARequiredMiddleware guards every /staff/ path."""
     if not request.user.is_staff:
         raise Http404()

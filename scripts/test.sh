@@ -15,6 +15,9 @@ echo "== ruff"
 "$BIN/ruff" check .
 "$BIN/ruff" format --check .
 
+echo "== mypy"
+"$BIN/mypy" marketplace experts projects payments
+
 echo "== migrations are up to date"
 "$BIN/python" manage.py makemigrations --check --dry-run
 

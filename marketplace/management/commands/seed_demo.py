@@ -13,7 +13,7 @@ from marketplace.states import MembershipRole, UserRole
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105  (published in README for the local demo)
 DEMO_ORGANIZATION = "Acme AI Lab"
 
-PEOPLE = [
+PEOPLE: list[tuple[str, str, str, bool, bool]] = [
     # email, full name, role, is_staff, is_superuser
     ("vetter@demo.example", "Vera Vetter", UserRole.STAFF, True, False),
     ("admin@demo.example", "Ada Admin", UserRole.STAFF, True, True),
@@ -24,7 +24,7 @@ PEOPLE = [
     ("manager@acme.example", "Manu Manager", UserRole.LAB, False, False),
     ("viewer@acme.example", "Vic Viewer", UserRole.LAB, False, False),
 ]
-LAB_ROLES = {
+LAB_ROLES: dict[str, str] = {
     "owner@acme.example": MembershipRole.OWNER,
     "manager@acme.example": MembershipRole.MANAGER,
     "viewer@acme.example": MembershipRole.VIEWER,
@@ -36,7 +36,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         with transaction.atomic():
-            users = {email: self._user(email, *rest) for email, *rest in PEOPLE}
+            users = {
+                email: self._user(email, name, role, is_staff, is_superuser)
+                for email, name, role, is_staff, is_superuser in PEOPLE
+            }
             organization = self._organization(users["owner@acme.example"])
             for email, role in LAB_ROLES.items():
                 Membership.objects.update_or_create(
