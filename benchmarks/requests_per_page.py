@@ -1,0 +1,109 @@
+"""Time the core pages and API endpoints in-process and count their queries.
+
+Builds a lab with members, API keys and notifications in a throwaway database (a temporary
+SQLite file unless DATABASE_URL is set, in which case a `bench_` database is created and
+dropped), then requests each page N times through Django's test client and prints the median
+and 95th percentile latency and the number of queries per request.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
+if "DATABASE_URL" not in os.environ:
+    os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
+
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "200"))
+
+
+def build() -> tuple[object, str, str]:
+    from allauth.account.models import EmailAddress
+
+    from marketplace import services
+    from marketplace.models import Membership, User
+    from marketplace.states import MembershipRole, UserRole
+
+    owner = User.objects.create_user("owner@bench.example", "bench-password-1", role=UserRole.LAB)
+    EmailAddress.objects.create(user=owner, email=owner.email, verified=True, primary=True)
+    org = services.organization_create(user=owner, name="Bench Lab")
+    membership = Membership.objects.get(user=owner)
+    for i in range(20):
+        colleague = User.objects.create_user(f"c{i}@bench.example", role=UserRole.LAB)
+        Membership.objects.create(organization=org, user=colleague, role=MembershipRole.VIEWER)
+    secret = ""
+    for i in range(10):
+        secret = services.api_key_create(membership=membership, name=f"key {i}").secret
+    for i in range(60):
+        services.notification_create(
+            recipient=owner, kind="bench", text=f"Notification {i}", send_email=False
+        )
+    return owner, org.slug, secret
+
+
+def measure(client, path: str, **headers: str) -> tuple[float, float, int]:
+    client.get(path, **headers)  # warm up
+    timings = []
+    for _ in range(ROUNDS):
+        start = time.perf_counter()
+        response = client.get(path, **headers)
+        timings.append((time.perf_counter() - start) * 1000)
+        assert response.status_code == 200, (path, response.status_code)
+    with CaptureQueriesContext(connection) as queries:
+        client.get(path, **headers)
+    p95 = statistics.quantiles(timings, n=20)[18]
+    return statistics.median(timings), p95, len(queries)
+
+
+def main() -> None:
+    from django.test import Client
+
+    setup_test_environment()
+    settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"client": "1000000/min"}
+    from rest_framework.settings import api_settings
+
+    api_settings.reload()
+    from marketplace.api_auth import ClientRateThrottle
+
+    ClientRateThrottle.THROTTLE_RATES = {"client": "1000000/min"}
+    old_name = connection.creation.create_test_db(verbosity=0)
+    try:
+        owner, slug, secret = build()
+        browser = Client()
+        browser.force_login(owner)
+        api = Client()
+        cases = [
+            ("home", browser, "/", {}),
+            ("lab dashboard", browser, f"/labs/{slug}/", {}),
+            ("lab members (21)", browser, f"/labs/{slug}/members/", {}),
+            ("lab API keys (10)", browser, f"/labs/{slug}/api-keys/", {}),
+            ("notifications (60)", browser, "/notifications/", {}),
+            ("API /me (key)", api, "/api/v1/me/", {"HTTP_AUTHORIZATION": f"Api-Key {secret}"}),
+            ("healthz", api, "/healthz", {}),
+        ]
+        print(f"database: {connection.vendor}, rounds: {ROUNDS}")
+        print(f"{'page':<22}{'median ms':>10}{'p95 ms':>10}{'queries':>9}")
+        for name, client, path, headers in cases:
+            median, p95, queries = measure(client, path, **headers)
+            print(f"{name:<22}{median:>10.2f}{p95:>10.2f}{queries:>9}")
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+if __name__ == "__main__":
+    main()
