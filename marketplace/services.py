@@ -240,7 +240,8 @@ def invitation_email_send(*, invitation_id: int) -> bool:
 
     with transaction.atomic():
         invitation = (
-            LabInvitation.objects.select_for_update()
+            # Lock only the invitation: PostgreSQL cannot lock the nullable side of the join.
+            LabInvitation.objects.select_for_update(of=("self",))
             .select_related("organization", "invited_by")
             .filter(pk=invitation_id)
             .first()

@@ -7,6 +7,7 @@ and ``STRIPE_*`` (see docker-compose.yml).
 """
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from csp.constants import NONE, SELF
@@ -97,10 +98,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
+    # The cache gets its own Redis database so clearing it never drops queued tasks.
+    REDIS_CACHE_URL = env(
+        "REDIS_CACHE_URL", default=urlsplit(REDIS_URL)._replace(path="/1").geturl()
+    )
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": REDIS_CACHE_URL,
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="marketplace"),
         }
     }

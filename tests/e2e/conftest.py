@@ -7,7 +7,6 @@ violation. Screenshots go to test-results/e2e/ (CI keeps that directory as an ar
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from collections.abc import Callable, Iterator
@@ -18,11 +17,6 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Error, Page, expect, sync_playwright
 
 from tests.factories import PASSWORD
-
-# Playwright's sync API keeps an asyncio event loop in this thread; Django refuses ORM calls
-# from a thread with an event loop unless told that this is deliberate. Set at import, so it
-# holds for the whole pytest process (Django reads the variable on every guarded call).
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -92,9 +86,18 @@ def _record(page: Page, log: PageLog) -> None:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One Chromium per module, and permission for the ORM to run beside Playwright's loop.
+
+    Playwright's sync API keeps an asyncio event loop in this thread; Django refuses ORM calls
+    (the tests' own and pytest-django's flushes) from a thread with an event loop unless
+    DJANGO_ALLOW_ASYNC_UNSAFE is set. It is set only while the browser lives: set for the whole
+    process, it would leak into subprocesses such as ``manage.py check --deploy``, which
+    rightly warns about it.
+    """
     if not shutil.which(CHROMIUM):
         pytest.skip(f"needs Chromium at {CHROMIUM} (make test installs it)")
-    with sync_playwright() as playwright:
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )

@@ -97,8 +97,17 @@ def test_public_pages_fit_a_phone_screen(open_page, screenshot, path):
     page.goto(path)
 
     page.wait_for_load_state("networkidle")
+    # A mobile browser zooms out to fit content that overflows, which widens innerWidth with
+    # it: compare with the layout viewport (clientWidth) too, which stays at the phone's width.
     widths = page.evaluate(
-        "() => ({scroll: document.documentElement.scrollWidth, inner: window.innerWidth})"
+        """() => ({
+            scroll: document.documentElement.scrollWidth,
+            inner: window.innerWidth,
+            client: document.documentElement.clientWidth,
+        })"""
     )
     screenshot(page)
-    assert widths["scroll"] <= widths["inner"], f"{path} scrolls sideways at phone width: {widths}"
+    assert widths["client"] == PHONE["width"], widths
+    assert widths["scroll"] <= min(widths["inner"], widths["client"]), (
+        f"{path} scrolls sideways at phone width: {widths}"
+    )
