@@ -1,5 +1,6 @@
 from typing import Any
 
+from allauth.account.adapter import get_adapter
 from django import forms
 from django.http import HttpRequest
 
@@ -29,7 +30,7 @@ class RoleSignupForm(forms.Form):
             user=user,
             role=self.cleaned_data["role"],
             full_name=self.cleaned_data.get("full_name", ""),
-            ip_address=request.META.get("REMOTE_ADDR"),
+            ip_address=get_adapter(request).get_client_ip(request),
         )
 
 

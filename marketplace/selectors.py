@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from marketplace.errors import NotFound
 from marketplace.models import (
@@ -63,7 +64,7 @@ def organization_audit_events(*, organization: Organization, limit: int = 20) ->
 
 def pending_invitations_for_email(*, email: str) -> QuerySet[LabInvitation]:
     return LabInvitation.objects.filter(
-        email__iexact=email, status=InvitationStatus.PENDING
+        email__iexact=email, status=InvitationStatus.PENDING, expires_at__gt=timezone.now()
     ).select_related("organization")
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Model
 from django.urls import reverse
@@ -33,6 +34,8 @@ from marketplace.states import (
 )
 
 INVITATION_LIFETIME = timedelta(days=14)
+MAX_PENDING_INVITATIONS = 100
+INVITATIONS_PER_HOUR = 30
 API_KEY_PREFIX = "mk"
 
 
@@ -72,17 +75,33 @@ def audit_record(
 # Notifications -------------------------------------------------------------------------
 
 
+def _require_local_link(link: str) -> None:
+    # Links are paths on this site: never another host ("//evil.example", "/\\evil.example"),
+    # since the page redirects to them and e-mails prefix them with SITE_URL.
+    if link and (
+        not link.startswith("/")
+        or link.startswith(("//", "/\\"))
+        or any(ch.isspace() or ord(ch) < 32 for ch in link)
+    ):
+        raise InvalidInput("A notification link must be a path on this site.", field="link")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
 def notification_create(
     *, recipient: User, kind: str, text: str, link: str = "", send_email: bool = True
 ) -> Notification:
     """Create an in-app notification; its e-mail is queued once the transaction commits."""
     from marketplace.tasks import send_notification_email
 
+    _require_local_link(link)
     notification = Notification.objects.create(
         recipient=recipient, kind=kind, text=text[:500], link=link, send_email=send_email
     )
     if send_email:
-        transaction.on_commit(lambda: send_notification_email.delay(notification.pk))
+        transaction.on_commit(lambda: send_notification_email.delay(notification.pk), robust=True)
     return notification
 
 
@@ -112,7 +131,7 @@ def notification_email_send(*, notification_id: int) -> bool:
 
     with transaction.atomic():
         notification = (
-            Notification.objects.select_for_update()
+            Notification.objects.select_for_update(of=("self",))
             .select_related("recipient")
             .filter(pk=notification_id)
             .first()
@@ -122,7 +141,7 @@ def notification_email_send(*, notification_id: int) -> bool:
         link = f"{settings.SITE_URL}{notification.link}" if notification.link else ""
         context = {"notification": notification, "link": link, "site_url": settings.SITE_URL}
         send_mail(
-            subject=f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}{notification.text[:80]}",
+            subject=f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}{_one_line(notification.text)[:80]}",
             message=render_to_string("marketplace/email/notification.txt", context),
             from_email=None,
             recipient_list=[notification.recipient.email],
@@ -142,7 +161,7 @@ def user_signup_complete(
     if role not in (UserRole.EXPERT, UserRole.LAB):
         raise InvalidInput("Choose whether you join as an expert or as a lab.", field="role")
     user.role = role
-    user.full_name = full_name.strip()[:150]
+    user.full_name = _one_line(full_name)[:150]
     user.save(update_fields=["role", "full_name"])
     audit_record(
         actor=user, action="user.signup", target=user, after={"role": role}, ip_address=ip_address
@@ -166,14 +185,23 @@ def organization_create(*, user: User, name: str, ip_address: str | None = None)
     name = name.strip()
     if not name:
         raise InvalidInput("Give your organisation a name.", field="name")
+    if any(not ch.isprintable() for ch in name):
+        raise InvalidInput("Use letters, digits and punctuation only in the name.", field="name")
     if len(name) > 120:
         raise InvalidInput("Keep the name under 120 characters.", field="name")
     if user.role != UserRole.LAB:
         raise PermissionDenied("Only lab accounts can create an organisation.")
     with transaction.atomic():
-        organization = Organization.objects.create(
-            name=name, slug=_unique_slug(name), created_by=user
-        )
+        try:
+            with transaction.atomic():
+                organization = Organization.objects.create(
+                    name=name, slug=_unique_slug(name), created_by=user
+                )
+        except IntegrityError:
+            # Someone took the same slug between the check and the insert.
+            organization = Organization.objects.create(
+                name=name, slug=f"{_unique_slug(name)}-{secrets.token_hex(3)}", created_by=user
+            )
         Membership.objects.create(organization=organization, user=user, role=MembershipRole.OWNER)
         audit_record(
             actor=user,
@@ -184,6 +212,14 @@ def organization_create(*, user: User, name: str, ip_address: str | None = None)
             ip_address=ip_address,
         )
     return organization
+
+
+def _rate_limit(key: str, *, limit: int, message: str, period: int = 3600) -> None:
+    """Count one use of ``key`` in the current window; refuse past ``limit``."""
+    cache_key = f"ratelimit:{key}:{int(timezone.now().timestamp()) // period}"
+    cache.add(cache_key, 0, timeout=period)
+    if cache.incr(cache_key) > limit:
+        raise Conflict(message)
 
 
 def _require_role(membership: Membership, allowed: frozenset[str], what: str) -> None:
@@ -209,17 +245,39 @@ def invitation_create(
     organization = membership.organization
     if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
         raise Conflict(f"{email} is already a member of {organization.name}.", field="email")
+    if User.objects.filter(email__iexact=email).exclude(role=UserRole.LAB).exists():
+        raise Conflict(
+            f"{email} belongs to an expert or staff account, which cannot join a lab. "
+            "Invite your colleague's work address instead.",
+            field="email",
+        )
+    pending = LabInvitation.objects.filter(
+        organization=organization, status=InvitationStatus.PENDING
+    ).count()
+    if pending >= MAX_PENDING_INVITATIONS:
+        raise Conflict(f"{organization.name} has {pending} pending invitations. Revoke some first.")
+    _rate_limit(
+        f"invitations:user:{membership.user_id}",
+        limit=INVITATIONS_PER_HOUR,
+        message="You have sent many invitations in the last hour. Try again later.",
+    )
     with transaction.atomic():
         LabInvitation.objects.filter(
             organization=organization, email=email, status=InvitationStatus.PENDING
         ).update(status=InvitationStatus.REVOKED, updated_at=timezone.now())
-        invitation = LabInvitation.objects.create(
-            organization=organization,
-            email=email,
-            role=role,
-            invited_by=membership.user,
-            expires_at=timezone.now() + INVITATION_LIFETIME,
-        )
+        try:
+            with transaction.atomic():
+                invitation = LabInvitation.objects.create(
+                    organization=organization,
+                    email=email,
+                    role=role,
+                    invited_by=membership.user,
+                    expires_at=timezone.now() + INVITATION_LIFETIME,
+                )
+        except IntegrityError:
+            raise Conflict(
+                f"An invitation for {email} was just sent. Refresh the page.", field="email"
+            ) from None
         audit_record(
             actor=membership.user,
             action="invitation.create",
@@ -228,7 +286,7 @@ def invitation_create(
             after={"email": email, "role": role},
             ip_address=ip_address,
         )
-        transaction.on_commit(lambda: send_lab_invitation_email.delay(invitation.pk))
+        transaction.on_commit(lambda: send_lab_invitation_email.delay(invitation.pk), robust=True)
     return invitation
 
 
@@ -278,15 +336,29 @@ def invitation_for_token(*, token: str) -> LabInvitation:
         raise NotFound() from None
 
 
-def invitation_accept(*, user: User, token: str, ip_address: str | None = None) -> Membership:
-    """Join the organisation with the invited role. The invitee's e-mail must match."""
+def invitation_accept(
+    *,
+    user: User,
+    token: str | None = None,
+    invitation_id: int | None = None,
+    ip_address: str | None = None,
+) -> Membership:
+    """Join the organisation with the invited role. The invitee's e-mail must match.
+
+    Identify the invitation by the e-mailed link's token, or by id when the caller is the
+    addressee (their verified address proves they received it).
+    """
+    if (token is None) == (invitation_id is None):
+        raise InvalidInput("Name the invitation by its link or by its id, not both.")
+    invitations = LabInvitation.objects.select_for_update(of=("self",)).select_related(
+        "organization", "invited_by"
+    )
     with transaction.atomic():
         try:
-            invitation = (
-                LabInvitation.objects.select_for_update()
-                .select_related("organization")
-                .get(token_hash=_digest(token))
-            )
+            if invitation_id is not None:
+                invitation = invitations.get(pk=invitation_id, email__iexact=user.email)
+            else:
+                invitation = invitations.get(token_hash=_digest(token or ""))
         except LabInvitation.DoesNotExist:
             raise NotFound() from None
         if invitation.email.lower() != user.email.lower():
@@ -298,9 +370,10 @@ def invitation_accept(*, user: User, token: str, ip_address: str | None = None) 
             raise Conflict(f"This invitation is no longer valid ({invitation.status}).")
         if invitation.is_expired():
             raise Conflict("This invitation has expired. Ask for a new one.")
-        if user.role == UserRole.EXPERT:
+        if user.role != UserRole.LAB:
             raise PermissionDenied(
-                "Expert accounts cannot join a lab. Sign up with a separate lab account."
+                "This address belongs to an expert account, which cannot join a lab. Ask the "
+                "owner to invite another address of yours and sign up with it as a lab."
             )
         try:
             with transaction.atomic():
@@ -370,7 +443,7 @@ def membership_change_role(
         # Lock every membership of the organisation in pk order so two owners demoting
         # each other at once cannot leave it without an owner.
         members = list(
-            Membership.objects.select_for_update()
+            Membership.objects.select_for_update(of=("self",))
             .filter(organization=organization)
             .select_related("user")
             .order_by("pk")

@@ -44,6 +44,11 @@ urlpatterns = [
         views.lab_api_key_revoke,
         name="lab_api_key_revoke",
     ),
+    path(
+        "labs/invitations/<int:invitation_id>/accept/",
+        views.lab_invitation_accept_pending,
+        name="lab_invitation_accept_pending",
+    ),
     path("invitations/<str:token>/", views.lab_invitation_accept, name="lab_invitation_accept"),
     path("notifications/", views.notification_list, name="notification_list"),
     path(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from allauth.account.adapter import get_adapter as get_account_adapter
 from allauth.account.views import SignupView
 from django.conf import settings
 from django.contrib import messages
@@ -15,6 +16,7 @@ from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -33,7 +35,8 @@ from marketplace.states import (
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+    """The client's address, honouring ALLAUTH_TRUSTED_PROXY_COUNT behind a proxy."""
+    return get_account_adapter(request).get_client_ip(request) or None
 
 
 def _membership_or_404(request: AuthenticatedHttpRequest, slug: str) -> Membership:
@@ -197,7 +200,6 @@ def lab_member_role(request: AuthenticatedHttpRequest, slug: str, member_id: int
             ip_address=client_ip(request),
         )
     except PermissionDenied as error:
-        messages.error(request, error.message)
         return render(
             request,
             "marketplace/forbidden.html",
@@ -211,6 +213,26 @@ def lab_member_role(request: AuthenticatedHttpRequest, slug: str, member_id: int
             request, f"{changed.user.email} is now {changed.get_role_display().lower()}."
         )
     return redirect("lab_members", slug)
+
+
+@login_required
+@require_POST
+def lab_invitation_accept_pending(
+    request: AuthenticatedHttpRequest, invitation_id: int
+) -> HttpResponse:
+    """Accept an invitation addressed to the caller's verified e-mail, from their lab page."""
+    try:
+        joined = services.invitation_accept(
+            user=request.user, invitation_id=invitation_id, ip_address=client_ip(request)
+        )
+    except DomainError as error:
+        _report(request, error)
+        return redirect("lab_home")
+    messages.success(
+        request,
+        f"Welcome to {joined.organization.name}. You are a {joined.get_role_display().lower()}.",
+    )
+    return redirect("lab_dashboard", joined.organization.slug)
 
 
 @never_cache
@@ -242,6 +264,7 @@ def lab_invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         "usable": invitation.status == InvitationStatus.PENDING and not invitation.is_expired(),
         "email_matches": request.user.is_authenticated
         and request.user.email.lower() == invitation.email.lower(),
+        "is_expert": request.user.is_authenticated and request.user.role != UserRole.LAB,
     }
     return render(request, "marketplace/invitation_accept.html", context)
 
@@ -331,7 +354,9 @@ def notification_read(request: AuthenticatedHttpRequest, notification_id: int) -
     services.notification_mark_read(user=request.user, notification=notification)
     if request.htmx:
         return render(request, "marketplace/_notification.html", {"notification": notification})
-    if notification.link and notification.link.startswith("/"):
+    if notification.link and url_has_allowed_host_and_scheme(
+        notification.link, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return redirect(notification.link)
     return redirect("notification_list")
 

@@ -83,3 +83,13 @@ def totp_code(secret: str) -> str:
     from allauth.mfa import app_settings
 
     return format_hotp_value(hotp_value(secret, int(time.time()) // app_settings.TOTP_PERIOD))
+
+
+def log_in_staff(client, user: User, secret: str) -> None:
+    """Log a staff member in the way the browser does: password, then the TOTP code."""
+    from django.urls import reverse
+
+    response = client.post(reverse("account_login"), {"login": user.email, "password": PASSWORD})
+    assert response.url == reverse("mfa_authenticate"), response
+    client.post(reverse("mfa_authenticate"), {"code": totp_code(secret)})
+    assert int(client.session["_auth_user_id"]) == user.pk

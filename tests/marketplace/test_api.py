@@ -122,7 +122,10 @@ def test_api_keys_cannot_read_a_persons_notifications(api):
 
 
 def test_anonymous_requests_are_refused(api):
-    assert api.get(reverse("api:me")).status_code in (401, 403)
+    response = api.get(reverse("api:me"))
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Api-Key")
     assert api.get(reverse("api:root")).status_code == 200
 
 

@@ -171,3 +171,23 @@ def test_non_staff_get_404_for_the_staff_console_and_no_admin(client):
 
     assert client.get(reverse("staff_dashboard")).status_code == 404
     assert client.get(reverse("admin:index")).status_code == 404
+
+
+def test_staff_session_without_a_second_factor_must_reauthenticate(client):
+    user, _ = staff_user(with_totp=True)
+    client.force_login(user)  # a session that never proved the TOTP code
+
+    response = client.get(reverse("staff_dashboard"))
+
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("mfa_reauthenticate"))
+
+
+def test_staff_guard_holds_under_a_url_prefix(client):
+    user, _ = staff_user()
+    client.force_login(user)
+
+    for path in ("/staff/", "/admin/"):
+        response = client.get(path, SCRIPT_NAME="/market")
+        assert response.status_code == 302
+        assert response.url.endswith(reverse("mfa_activate_totp"))

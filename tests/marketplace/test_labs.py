@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.core import mail
+from django.test import TestCase
 from django.urls import reverse
 
-from marketplace.models import AuditEvent, LabInvitation, Membership, Notification
+from marketplace import services
+from marketplace.errors import Conflict, InvalidInput
+from marketplace.models import AuditEvent, LabInvitation, Membership, Notification, Organization
 from marketplace.states import InvitationStatus, MembershipRole
-from tests.factories import add_member, expert, invitation_token_from_mail, lab_user, organization
+from tests.factories import (
+    PASSWORD,
+    add_member,
+    expert,
+    invitation_token_from_mail,
+    lab_user,
+    organization,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -237,3 +249,124 @@ def test_members_page_runs_a_bounded_number_of_queries(client, django_assert_num
     with django_assert_num_queries(6):
         response = client.get(reverse("lab_members", args=[org.slug]))
     assert response.content.decode().count('name="role"') == 5 + 1
+
+
+def test_a_newcomer_signs_up_from_the_invitation_and_joins(
+    client, django_capture_on_commit_callbacks
+):
+    org = organization(name="Helix Labs")
+    owner = Membership.objects.get(organization=org)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.invitation_create(membership=owner, email="new@helix.example", role="manager")
+    token = invitation_token_from_mail(mail.outbox)
+    invitation_page = client.get(reverse("lab_invitation_accept", args=[token])).content.decode()
+    signup_link = re.search(r'href="(/accounts/signup/[^"]+)"', invitation_page).group(1)
+    signup_link = signup_link.replace("&amp;", "&")
+    assert "role=lab" in signup_link
+    assert "email=new%40helix.example" in signup_link
+
+    client.post(
+        signup_link,
+        {
+            "role": "lab",
+            "email": "new@helix.example",
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+        },
+    )
+    confirm = re.search(r"(/accounts/confirm-email/[^/\s]+/)", mail.outbox[-1].body).group(1)
+    client.post(confirm)
+    client.post(reverse("account_login"), {"login": "new@helix.example", "password": PASSWORD})
+    lab_home = client.get(reverse("lab_home")).content.decode()
+    assert "Helix Labs" in lab_home
+    assert "Accept and join" in lab_home
+
+    invitation = LabInvitation.objects.get(email="new@helix.example")
+    response = client.post(reverse("lab_invitation_accept_pending", args=[invitation.pk]))
+
+    assert response.url == reverse("lab_dashboard", args=[org.slug])
+    membership = Membership.objects.get(user__email="new@helix.example")
+    assert (membership.organization, membership.role) == (org, MembershipRole.MANAGER)
+
+
+def test_accepting_by_id_only_works_for_the_addressee(client):
+    org = organization()
+    owner = Membership.objects.get(organization=org)
+    invitation = services.invitation_create(
+        membership=owner, email="right@example.org", role="viewer"
+    )
+    client.force_login(lab_user(email="other@example.org"))
+
+    response = client.post(reverse("lab_invitation_accept_pending", args=[invitation.pk]))
+
+    assert response.status_code == 404
+    assert Membership.objects.filter(organization=org).count() == 1
+
+
+def test_inviting_an_expert_address_is_refused_up_front(client):
+    org = organization()
+    owner = Membership.objects.get(organization=org)
+    expert_user = expert(email="doc@example.org")
+    client.force_login(owner.user)
+
+    response = client.post(
+        reverse("lab_invite", args=[org.slug]),
+        {"email": "doc@example.org", "role": MembershipRole.VIEWER},
+        follow=True,
+    )
+
+    assert "belongs to an expert or staff account" in response.content.decode()
+    assert not LabInvitation.objects.exists()
+    assert not Membership.objects.filter(user=expert_user).exists()
+
+
+def test_invitations_are_rate_limited_per_sender():
+    org = organization()
+    owner = Membership.objects.get(organization=org)
+    for i in range(services.INVITATIONS_PER_HOUR):
+        services.invitation_create(membership=owner, email=f"p{i}@example.org", role="viewer")
+
+    with pytest.raises(Conflict, match="many invitations"):
+        services.invitation_create(membership=owner, email="one-more@example.org", role="viewer")
+
+    assert LabInvitation.objects.count() == services.INVITATIONS_PER_HOUR
+
+
+@pytest.mark.parametrize("name", ["Acme\r\nBcc: victim@example.org", "Tab\there"])
+def test_organisation_names_with_control_characters_are_refused(name):
+    with pytest.raises(InvalidInput, match="letters, digits and punctuation"):
+        organization(name=name)
+
+    assert not Organization.objects.exists()
+
+
+def test_lab_home_and_invitation_page_run_bounded_queries(client, django_assert_num_queries):
+    org = organization()
+    owner = Membership.objects.get(organization=org)
+    user = lab_user(email="invitee@example.org")
+    for i in range(3):
+        other = organization(name=f"Other {i}")
+        services.invitation_create(
+            membership=Membership.objects.get(organization=other),
+            email=user.email,
+            role="viewer",
+        )
+    client.force_login(owner.user)
+    client.get(reverse("lab_home"))
+
+    # session, user, memberships, pending invitations, unread count
+    with django_assert_num_queries(5):
+        client.get(reverse("lab_home"))
+
+    client.force_login(user)
+    with django_assert_num_queries(5):
+        page = client.get(reverse("lab_home")).content.decode()
+    assert page.count("Accept and join") == 3
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        services.invitation_create(membership=owner, email="late@example.org", role="viewer")
+    token = invitation_token_from_mail(mail.outbox)
+    client.logout()
+    # invitation (with organisation and inviter)
+    with django_assert_num_queries(1):
+        client.get(reverse("lab_invitation_accept", args=[token]))

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from marketplace import services
+from marketplace.errors import InvalidInput
 from marketplace.models import Notification
 from marketplace.tasks import send_notification_email
 from tests.factories import expert
@@ -125,3 +126,28 @@ def test_read_timestamps_do_not_move(client):
 
     notification.refresh_from_db()
     assert notification.read_at == earlier
+
+
+@pytest.mark.parametrize(
+    "link", ["//evil.example/x", "https://evil.example", "@evil.example", "/\\evil.example"]
+)
+def test_notification_links_must_stay_on_the_site(link):
+    user = expert()
+
+    with pytest.raises(InvalidInput, match="path on this site"):
+        services.notification_create(recipient=user, kind="test", text="x", link=link)
+
+    assert not Notification.objects.exists()
+
+
+def test_reading_a_notification_never_redirects_off_site(client):
+    user = expert()
+    notification = services.notification_create(
+        recipient=user, kind="test", text="x", send_email=False
+    )
+    Notification.objects.filter(pk=notification.pk).update(link="//evil.example/x")
+    client.force_login(user)
+
+    response = client.post(reverse("notification_read", args=[notification.pk]))
+
+    assert response.url == reverse("notification_list")

@@ -10,12 +10,19 @@ from pathlib import Path
 
 import pytest
 from django.core.checks import run_checks
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from marketplace.models import AuditEvent, Membership, Organization, User
 from marketplace.states import MembershipRole
-from tests.factories import add_member, expert, lab_user, organization, staff_user
+from tests.factories import (
+    add_member,
+    expert,
+    lab_user,
+    log_in_staff,
+    organization,
+    staff_user,
+)
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,13 +111,13 @@ def test_lab_dashboard_and_api_keys_pages_have_bounded_queries(client, django_as
 
 
 def test_staff_console_lists_audit_events(client, django_assert_num_queries):
-    staff, _ = staff_user(with_totp=True)
+    staff, secret = staff_user(with_totp=True)
     for i in range(3):
         organization(name=f"Lab {i}")
-    client.force_login(staff)
+    log_in_staff(client, staff, secret)
     client.get(reverse("staff_dashboard"))
 
-    # session, user, MFA check, role counts, audit events, unread count
+    # session, user, TOTP authenticator, role counts, audit events, unread count
     with django_assert_num_queries(6):
         page = client.get(reverse("staff_dashboard")).content.decode()
 
@@ -128,13 +135,16 @@ def test_healthz_reports_the_database(client, settings):
     assert body["checks"]["redis"] == ("ok" if settings.REDIS_URL else "not configured")
 
 
-def test_system_check_fails_without_csp_middleware_or_upload_limits(settings):
-    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "csp" not in m]
+def test_system_check_fails_without_the_protections(settings):
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "csp" not in m and "StaffMFA" not in m]
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = None
+    settings.CONTENT_SECURITY_POLICY = {
+        "DIRECTIVES": {"default-src": ["'self'"], "script-src": ["'self'", "'unsafe-inline'"]}
+    }
 
     ids = {message.id for message in run_checks()}
 
-    assert {"marketplace.E001", "marketplace.E003"} <= ids
+    assert {"marketplace.E001", "marketplace.E002", "marketplace.E003", "marketplace.E004"} <= ids
 
 
 def test_system_check_passes_as_configured():
@@ -160,9 +170,35 @@ def test_deploy_check_is_clean_with_production_settings():
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+    shown = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            "from django.conf import settings as s; print(s.SESSION_COOKIE_SECURE, "
+            "s.CSRF_COOKIE_SECURE, s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS)",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert shown.stdout.splitlines()[-1].split() == ["True", "True", "True", "31536000"]
 
 
-def test_seed_demo_is_idempotent():
+def test_seed_demo_refuses_to_run_in_production(settings):
+    settings.DEBUG = False
+
+    with pytest.raises(CommandError, match="DEBUG off"):
+        call_command("seed_demo")
+
+    assert not User.objects.exists()
+
+
+def test_seed_demo_is_idempotent(settings):
+    settings.DEBUG = True
     call_command("seed_demo")
     counts = (User.objects.count(), Organization.objects.count(), Membership.objects.count())
     call_command("seed_demo")

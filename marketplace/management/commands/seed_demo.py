@@ -3,7 +3,8 @@
 from typing import Any
 
 from allauth.account.models import EmailAddress
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from marketplace import services
@@ -34,7 +35,19 @@ LAB_ROLES: dict[str, str] = {
 class Command(BaseCommand):
     help = f"Create or refresh the demo accounts (password: {DEMO_PASSWORD})."
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--allow-production",
+            action="store_true",
+            help="Seed even with DEBUG off. The accounts share a published password.",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG and not options["allow_production"]:
+            raise CommandError(
+                "Refusing to seed demo accounts with DEBUG off: their password is public. "
+                "Pass --allow-production to a throwaway environment only."
+            )
         with transaction.atomic():
             users = {
                 email: self._user(email, name, role, is_staff, is_superuser)
