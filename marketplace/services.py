@@ -169,6 +169,11 @@ def user_signup_complete(
     return user
 
 
+def user_login_record(*, user: User, ip_address: str | None = None) -> AuditEvent:
+    """Record a completed login (after every factor the account requires)."""
+    return audit_record(actor=user, action="user.login", target=user, ip_address=ip_address)
+
+
 # Organisations -------------------------------------------------------------------------
 
 
@@ -474,6 +479,44 @@ def membership_change_role(
                 kind="lab.role_changed",
                 text=f"Your role in {organization.name} is now {target.get_role_display()}.",
                 link=reverse("lab_dashboard", args=[organization.slug]),
+            )
+    return target
+
+
+def membership_remove(
+    *, membership: Membership, member_id: int, ip_address: str | None = None
+) -> Membership:
+    """Remove a colleague from the organisation. The last owner cannot be removed."""
+    _require_role(membership, ROLES_THAT_MANAGE_MEMBERS, "owner")
+    organization = membership.organization
+    with transaction.atomic():
+        members = list(
+            Membership.objects.select_for_update(of=("self",))
+            .filter(organization=organization)
+            .select_related("user")
+            .order_by("pk")
+        )
+        target = next((m for m in members if m.pk == member_id), None)
+        if target is None:
+            raise NotFound()
+        owners = [m for m in members if m.role == MembershipRole.OWNER]
+        if target.role == MembershipRole.OWNER and len(owners) == 1:
+            raise Conflict("An organisation needs at least one owner. Promote someone first.")
+        audit_record(
+            actor=membership.user,
+            action="membership.remove",
+            target=target,
+            organization=organization,
+            before={"user": target.user.email, "role": target.role},
+            ip_address=ip_address,
+        )
+        target.delete()
+        if target.user_id != membership.user_id:
+            notification_create(
+                recipient=target.user,
+                kind="lab.member_removed",
+                text=f"You were removed from {organization.name}.",
+                link=reverse("lab_home"),
             )
     return target
 

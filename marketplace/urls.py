@@ -33,6 +33,11 @@ urlpatterns = [
         name="lab_member_role",
     ),
     path(
+        "labs/<slug:slug>/members/<int:member_id>/remove/",
+        views.lab_member_remove,
+        name="lab_member_remove",
+    ),
+    path(
         "labs/<slug:slug>/invitations/<int:invitation_id>/revoke/",
         views.lab_invitation_revoke,
         name="lab_invitation_revoke",

@@ -235,6 +235,24 @@ def lab_invitation_accept_pending(
     return redirect("lab_dashboard", joined.organization.slug)
 
 
+@login_required
+@require_POST
+def lab_member_remove(request: AuthenticatedHttpRequest, slug: str, member_id: int) -> HttpResponse:
+    membership = _membership_or_404(request, slug)
+    try:
+        removed = services.membership_remove(
+            membership=membership, member_id=member_id, ip_address=client_ip(request)
+        )
+    except DomainError as error:
+        _report(request, error)
+        return redirect("lab_members", slug)
+    if removed.user_id == request.user.pk:
+        messages.success(request, f"You left {membership.organization.name}.")
+        return redirect("lab_home")
+    messages.success(request, f"{removed.user.email} was removed.")
+    return redirect("lab_members", slug)
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def lab_invitation_accept(request: HttpRequest, token: str) -> HttpResponse:

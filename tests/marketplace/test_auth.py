@@ -7,6 +7,7 @@ import re
 import pytest
 from allauth.account.models import EmailAddress
 from django.core import mail
+from django.core.management import call_command
 from django.urls import reverse
 
 from marketplace.models import AuditEvent, User
@@ -191,3 +192,26 @@ def test_staff_guard_holds_under_a_url_prefix(client):
         response = client.get(path, SCRIPT_NAME="/market")
         assert response.status_code == 302
         assert response.url.endswith(reverse("mfa_activate_totp"))
+
+
+def test_a_completed_login_is_audited_with_the_address(client):
+    user = expert()
+
+    _login(client, user.email)
+    _login(client, "nobody@example.org", "wrong-password")
+
+    event = AuditEvent.objects.get(action="user.login")
+    assert (event.actor, event.ip_address) == (user, "127.0.0.1")
+
+
+def test_the_demo_staff_can_log_in_with_the_demo_authenticator(client, settings):
+    from marketplace.management.commands.seed_demo import DEMO_PASSWORD, DEMO_TOTP_SECRET
+
+    settings.DEBUG = True
+    call_command("seed_demo")
+
+    response = _login(client, "vetter@demo.example", DEMO_PASSWORD)
+    assert response.url == reverse("mfa_authenticate")
+    client.post(reverse("mfa_authenticate"), {"code": totp_code(DEMO_TOTP_SECRET)})
+
+    assert client.get(reverse("staff_dashboard")).status_code == 200

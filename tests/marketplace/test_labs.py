@@ -370,3 +370,36 @@ def test_lab_home_and_invitation_page_run_bounded_queries(client, django_assert_
     # invitation (with organisation and inviter)
     with django_assert_num_queries(1):
         client.get(reverse("lab_invitation_accept", args=[token]))
+
+
+def test_owner_removes_a_member_who_is_told(client):
+    org = organization()
+    owner = Membership.objects.get(organization=org)
+    colleague = lab_user()
+    member = add_member(org, colleague, MembershipRole.MANAGER)
+    client.force_login(owner.user)
+
+    client.post(reverse("lab_member_remove", args=[org.slug, member.pk]))
+
+    assert not Membership.objects.filter(pk=member.pk).exists()
+    event = AuditEvent.objects.get(action="membership.remove")
+    assert event.before == {"user": colleague.email, "role": "manager"}
+    assert Notification.objects.filter(recipient=colleague, kind="lab.member_removed").exists()
+    client.force_login(colleague)
+    assert client.get(reverse("lab_dashboard", args=[org.slug])).status_code == 404
+
+
+def test_members_cannot_be_removed_by_viewers_nor_the_last_owner(client):
+    org = organization()
+    owner = Membership.objects.get(organization=org)
+    viewer = lab_user()
+    add_member(org, viewer, MembershipRole.VIEWER)
+
+    client.force_login(viewer)
+    client.post(reverse("lab_member_remove", args=[org.slug, owner.pk]))
+    client.force_login(owner.user)
+    response = client.post(reverse("lab_member_remove", args=[org.slug, owner.pk]), follow=True)
+
+    assert "at least one owner" in response.content.decode()
+    assert Membership.objects.filter(organization=org).count() == 2
+    assert not AuditEvent.objects.filter(action="membership.remove").exists()

@@ -3,6 +3,8 @@
 from typing import Any
 
 from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import TOTP
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
@@ -13,6 +15,9 @@ from marketplace.states import MembershipRole, UserRole
 
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105  (published in README for the local demo)
 DEMO_ORGANIZATION = "Acme AI Lab"
+# The staff demo accounts' authenticator secret, published like the password: add it to an
+# authenticator app, or print the current code with `python manage.py demo_totp`.
+DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # noqa: S105
 
 PEOPLE: list[tuple[str, str, str, bool, bool]] = [
     # email, full name, role, is_staff, is_superuser
@@ -88,6 +93,11 @@ class Command(BaseCommand):
         )
         user.set_password(DEMO_PASSWORD)
         user.save(update_fields=["password"])
+        if (
+            is_staff
+            and not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+        ):
+            TOTP.activate(user, DEMO_TOTP_SECRET)
         EmailAddress.objects.update_or_create(
             user=user, email=email, defaults={"verified": True, "primary": True}
         )
