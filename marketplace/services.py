@@ -436,6 +436,31 @@ def invitation_revoke(
     return invitation
 
 
+def _lock_member_keeping_an_owner(
+    organization: Organization, member_id: int, *, losing_owner: bool
+) -> Membership:
+    """Lock the organisation's memberships and return the one named.
+
+    Raise Conflict when the change would take away its last owner (``losing_owner``: the
+    member stops being an owner). Every membership is locked, in pk order, so two owners
+    demoting each other at once cannot leave the organisation without one. Call inside a
+    transaction.
+    """
+    members = list(
+        Membership.objects.select_for_update(of=("self",))
+        .filter(organization=organization)
+        .select_related("user")
+        .order_by("pk")
+    )
+    target = next((m for m in members if m.pk == member_id), None)
+    if target is None:
+        raise NotFound()
+    owners = [m for m in members if m.role == MembershipRole.OWNER]
+    if losing_owner and target.role == MembershipRole.OWNER and len(owners) == 1:
+        raise Conflict("An organisation needs at least one owner. Promote someone first.")
+    return target
+
+
 def membership_change_role(
     *, membership: Membership, member_id: int, role: str, ip_address: str | None = None
 ) -> Membership:
@@ -445,23 +470,12 @@ def membership_change_role(
         raise InvalidInput("Choose owner, manager or viewer.", field="role")
     organization = membership.organization
     with transaction.atomic():
-        # Lock every membership of the organisation in pk order so two owners demoting
-        # each other at once cannot leave it without an owner.
-        members = list(
-            Membership.objects.select_for_update(of=("self",))
-            .filter(organization=organization)
-            .select_related("user")
-            .order_by("pk")
+        target = _lock_member_keeping_an_owner(
+            organization, member_id, losing_owner=(role != MembershipRole.OWNER)
         )
-        target = next((m for m in members if m.pk == member_id), None)
-        if target is None:
-            raise NotFound()
         previous = target.role
         if previous == role:
             return target
-        owners = [m for m in members if m.role == MembershipRole.OWNER]
-        if previous == MembershipRole.OWNER and len(owners) == 1:
-            raise Conflict("An organisation needs at least one owner. Promote someone first.")
         target.role = role
         target.save(update_fields=["role", "updated_at"])
         audit_record(
@@ -490,18 +504,7 @@ def membership_remove(
     _require_role(membership, ROLES_THAT_MANAGE_MEMBERS, "owner")
     organization = membership.organization
     with transaction.atomic():
-        members = list(
-            Membership.objects.select_for_update(of=("self",))
-            .filter(organization=organization)
-            .select_related("user")
-            .order_by("pk")
-        )
-        target = next((m for m in members if m.pk == member_id), None)
-        if target is None:
-            raise NotFound()
-        owners = [m for m in members if m.role == MembershipRole.OWNER]
-        if target.role == MembershipRole.OWNER and len(owners) == 1:
-            raise Conflict("An organisation needs at least one owner. Promote someone first.")
+        target = _lock_member_keeping_an_owner(organization, member_id, losing_owner=True)
         audit_record(
             actor=membership.user,
             action="membership.remove",

@@ -12,6 +12,20 @@ from django.db import connection
 from marketplace.celery import app as celery_app
 
 CHROMIUM = "/usr/bin/chromium"
+PHASE_REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the item, so fixtures can explain a failure at teardown."""
+    report = yield
+    item.stash.setdefault(PHASE_REPORTS, {})[report.when] = report
+    return report
+
+
+def phase_failed(item: pytest.Item) -> bool:
+    """Whether the setup or the call phase of ``item`` failed (for use in teardown)."""
+    return any(report.failed for report in item.stash.get(PHASE_REPORTS, {}).values())
 
 
 @pytest.fixture(autouse=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Error, Page, expect, sync_playwright
 
+from tests.conftest import phase_failed
 from tests.factories import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
@@ -40,19 +41,6 @@ document.addEventListener("securitypolicyviolation", (event) => {
 """
 
 expect.set_options(timeout=10_000)
-
-PHASE_REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
-
-
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item, call):
-    report = yield
-    item.stash.setdefault(PHASE_REPORTS, {})[report.when] = report
-    return report
-
-
-def _failed(item: pytest.Item) -> bool:
-    return any(report.failed for report in item.stash.get(PHASE_REPORTS, {}).values())
 
 
 @dataclass
@@ -146,7 +134,7 @@ def open_page(browser, live_server, request) -> Iterator[Callable[..., Page]]:
 
     yield open_
 
-    failed = _failed(request.node)
+    failed = phase_failed(request.node)
     violations: list[str] = []
     for number, (page, log) in enumerate(opened):
         if failed:

@@ -24,8 +24,8 @@ from marketplace import services
 from marketplace.celery import app as celery_app
 from marketplace.models import Notification
 from marketplace.tasks import send_notification_email
+from tests.conftest import phase_failed
 from tests.factories import expert
-from tests.integration.conftest import phase_failed
 
 pytestmark = [pytest.mark.postgres, pytest.mark.celery]
 
