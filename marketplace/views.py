@@ -371,7 +371,10 @@ def notification_read(request: AuthenticatedHttpRequest, notification_id: int) -
         raise Http404() from None
     services.notification_mark_read(user=request.user, notification=notification)
     if request.htmx:
-        return render(request, "marketplace/_notification.html", {"notification": notification})
+        # The row swaps in place; the navigation's unread badge updates out of band.
+        return render(
+            request, "marketplace/_notification.html", {"notification": notification, "oob": True}
+        )
     if notification.link and url_has_allowed_host_and_scheme(
         notification.link, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):

@@ -87,6 +87,8 @@ def test_unread_count_list_and_mark_read(client, django_assert_num_queries):
     ).content.decode()
     assert f'id="notification-{first.pk}"' in fragment
     assert "Mark read" not in fragment
+    assert '<span id="unread-badge" hx-swap-oob="true">' in fragment
+    assert 'data-testid="unread-count">2<' in fragment
     first.refresh_from_db()
     assert first.read_at is not None
 
