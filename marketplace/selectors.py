@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from marketplace.errors import NotFound
@@ -83,6 +83,23 @@ def unread_notification_count(*, user: User) -> int:
     return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
 
 
-def recent_audit_events(*, limit: int = 50) -> list[AuditEvent]:
-    """Return the latest audit events across the platform. Staff only: check before calling."""
-    return list(AuditEvent.objects.select_related("actor", "organization")[:limit])
+def audit_events_for_staff(
+    *, action: str = "", query: str = "", organization_slug: str = ""
+) -> QuerySet[AuditEvent]:
+    """Audit events across the platform, newest first. Staff only: check before calling.
+
+    ``action`` matches a prefix (``membership`` or ``membership.remove``); ``query`` matches
+    the actor's e-mail or the target's description.
+    """
+    events = AuditEvent.objects.select_related("actor", "organization")
+    if action:
+        events = events.filter(action__startswith=action)
+    if query:
+        events = events.filter(Q(actor__email__icontains=query) | Q(target_repr__icontains=query))
+    if organization_slug:
+        events = events.filter(organization__slug=organization_slug)
+    return events
+
+
+def audit_action_names() -> list[str]:
+    return list(AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct())

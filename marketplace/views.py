@@ -402,9 +402,16 @@ def staff_dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     role_counts = dict(
         User.objects.values_list("role").annotate(n=Count("id")).values_list("role", "n")
     )
+    filters = {
+        "action": request.GET.get("action", "").strip()[:64],
+        "query": request.GET.get("q", "").strip()[:100],
+    }
+    events = selectors.audit_events_for_staff(action=filters["action"], query=filters["query"])
     context = {
         "role_counts": [(label, role_counts.get(value, 0)) for value, label in UserRole.choices],
-        "events": selectors.recent_audit_events(limit=50),
+        "page": Paginator(events, 50).get_page(request.GET.get("page")),
+        "actions": selectors.audit_action_names(),
+        "filters": filters,
     }
     return render(request, "marketplace/staff_dashboard.html", context)
 

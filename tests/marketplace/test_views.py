@@ -85,7 +85,7 @@ def test_expert_dashboard_shows_onboarding(client, django_assert_num_queries):
     with django_assert_num_queries(5):
         page = client.get(reverse("experts:dashboard")).content.decode()
 
-    assert "Welcome, Elena" in page
+    assert "Welcome, Elena Rivera" in page
     assert "Get vetted" in page
     assert "Upload a credential" in page
 
@@ -110,19 +110,24 @@ def test_lab_dashboard_and_api_keys_pages_have_bounded_queries(client, django_as
     assert page.count("Revoke") == 3
 
 
-def test_staff_console_lists_audit_events(client, django_assert_num_queries):
+def test_staff_console_lists_and_filters_audit_events(client, django_assert_num_queries):
     staff, secret = staff_user(with_totp=True)
     for i in range(3):
         organization(name=f"Lab {i}")
     log_in_staff(client, staff, secret)
     client.get(reverse("staff_dashboard"))
 
-    # session, user, TOTP authenticator, role counts, audit events, unread count
-    with django_assert_num_queries(6):
+    # session, user, TOTP, role counts, event count, events, action names, unread count
+    with django_assert_num_queries(8):
         page = client.get(reverse("staff_dashboard")).content.decode()
 
-    assert page.count("organization.create") == 3
+    assert page.count("<code>organization.create</code>") == 3
     assert "Lab 2" in page
+    filtered = client.get(reverse("staff_dashboard"), {"action": "user.", "q": staff.email})
+    body = filtered.content.decode()
+    assert "<code>user.login</code>" in body
+    assert "<code>organization.create</code>" not in body
+    assert {event.actor for event in filtered.context["page"].object_list} == {staff}
 
 
 def test_healthz_reports_the_database(client, settings):
