@@ -51,4 +51,12 @@ def check_security_baseline(app_configs: Any = None, **kwargs: Any) -> list[Erro
                 id="marketplace.E004",
             )
         )
+    if "DummyCache" in settings.CACHES.get("default", {}).get("BACKEND", ""):
+        errors.append(
+            Error(
+                "The default cache is the dummy cache, so login rate limits do nothing.",
+                hint="Use Redis (REDIS_URL) or at least the local-memory cache.",
+                id="marketplace.E005",
+            )
+        )
     return errors
