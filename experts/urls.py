@@ -1,9 +1,10 @@
-from django.urls import path
-
-from experts import views
+from experts.views import credentials, dashboard, profile, qualification
 
 app_name = "experts"
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
+    *dashboard.urlpatterns,
+    *profile.urlpatterns,
+    *credentials.urlpatterns,
+    *qualification.urlpatterns,
 ]

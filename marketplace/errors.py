@@ -4,7 +4,7 @@
 class DomainError(Exception):
     """Base class: a request the domain refuses, with a message fit for the user."""
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field

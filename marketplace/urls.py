@@ -63,6 +63,7 @@ urlpatterns = [
     ),
     path("notifications/read-all/", views.notification_read_all, name="notification_read_all"),
     path("staff/", views.staff_dashboard, name="staff_dashboard"),
+    path("staff/vetting/", include("experts.console.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(("marketplace.api_urls", "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),

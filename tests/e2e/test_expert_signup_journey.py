@@ -58,7 +58,7 @@ def test_a_new_expert_signs_up_verifies_and_reaches_the_dashboard(page, live_ser
     log_in(page, email)
 
     expect(page).to_have_url(re.compile(r"/expert/$"))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Welcome, Marie")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Welcome, Marie Curie")
     expect(page.get_by_role("heading", name="Get vetted")).to_be_visible()
     screenshot(page)
 

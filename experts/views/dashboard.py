@@ -2,6 +2,7 @@ from allauth.mfa.utils import is_mfa_enabled
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
+from django.urls import path
 from django.views.decorators.http import require_GET
 
 from marketplace import selectors
@@ -32,3 +33,6 @@ def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
         "notifications": list(selectors.notifications_for_user(user=user)[:5]),
     }
     return render(request, "experts/dashboard.html", context)
+
+
+urlpatterns = [path("", dashboard, name="dashboard")]

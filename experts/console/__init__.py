@@ -1,0 +1,1 @@
+"""The staff vetting console: credential queue and decisions, qualification tests, grading."""

@@ -1,0 +1,1 @@
+"""Reads for the staff vetting console (staff only: callers check first)."""

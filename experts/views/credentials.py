@@ -1,0 +1,16 @@
+"""Placeholder: this area's views and urlpatterns are being built."""
+
+from django.urls import path
+
+urlpatterns: list = []
+from django.http import Http404, HttpResponse  # noqa: E402
+
+
+def _todo(request, **kwargs) -> HttpResponse:
+    raise Http404()
+
+
+urlpatterns = [
+    path("credentials/", _todo, name="credential_list"),
+    path("credentials/<int:pk>/", _todo, name="credential_detail"),
+]
