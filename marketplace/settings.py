@@ -221,6 +221,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 MAX_DOCUMENT_UPLOAD_SIZE = 10 * 1024 * 1024
+# Behind nginx, private files are handed over with X-Accel-Redirect to this internal location
+# (e.g. "/protected/" mapped with `internal; alias <PRIVATE_MEDIA_ROOT>/;`). Empty: Django
+# streams them itself.
+PRIVATE_FILES_X_ACCEL_PREFIX = env("PRIVATE_FILES_X_ACCEL_PREFIX", default="")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

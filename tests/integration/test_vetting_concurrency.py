@@ -1,0 +1,64 @@
+"""Two reviewers acting on one credential at the same moment, on real PostgreSQL row locks."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection
+
+from experts import services
+from experts.models import Credential
+from experts.states import CredentialStatus
+from marketplace.errors import Conflict
+from marketplace.models import AuditEvent
+from tests.experts import factories as ef
+from tests.factories import expert, staff_user
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def _race(*actions):
+    """Run the actions in threads released together; return what each returned or raised."""
+    barrier = threading.Barrier(len(actions))
+    outcomes: list[object] = [None] * len(actions)
+
+    def run(index, action):
+        try:
+            barrier.wait()
+            outcomes[index] = action()
+        except Exception as error:  # the outcome under test
+            outcomes[index] = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(actions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return outcomes
+
+
+def test_only_one_of_two_simultaneous_reviewers_gets_the_credential():
+    first, _ = staff_user()
+    second, _ = staff_user()
+    submitted = ef.credential(expert(), submit=True)
+
+    outcomes = _race(
+        lambda: services.credential_verify(staff=first, credential_id=submitted.pk),
+        lambda: services.credential_reject(
+            staff=second, credential_id=submitted.pk, reason="Blurry scan."
+        ),
+    )
+
+    successes = [o for o in outcomes if isinstance(o, Credential)]
+    conflicts = [o for o in outcomes if isinstance(o, Conflict)]
+    assert (len(successes), len(conflicts)) == (1, 1), outcomes
+    final = Credential.objects.get(pk=submitted.pk)
+    assert final.status == successes[0].status
+    assert final.status in (CredentialStatus.VERIFIED, CredentialStatus.REJECTED)
+    decisions = AuditEvent.objects.filter(
+        target_id=str(submitted.pk), action__in=["credential.verified", "credential.rejected"]
+    )
+    assert decisions.count() == 1
