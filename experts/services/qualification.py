@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -141,7 +142,10 @@ def attempt_next_allowed_at(*, expert: User, test: QualificationTest) -> Any:
 
 
 def attempt_start(*, expert: User, test_id: int) -> TestAttempt:
-    """Start (or resume) a timed attempt, one per cooldown period."""
+    """Start (or resume) a timed attempt, one per cooldown period.
+
+    An open attempt whose time ran out is closed (scoring nothing) and returned, finished.
+    """
     if expert.role != UserRole.EXPERT:
         raise PermissionDenied("Only experts take qualification tests.")
     with transaction.atomic():
@@ -153,9 +157,11 @@ def attempt_start(*, expert: User, test_id: int) -> TestAttempt:
             expert=expert, test=test, status=AttemptStatus.IN_PROGRESS
         ).first()
         if open_attempt is not None:
-            if timezone.now() <= open_attempt.deadline + SUBMISSION_GRACE:
-                return open_attempt
-            _finish(open_attempt, answers={}, late=True)
+            if timezone.now() > open_attempt.deadline + SUBMISSION_GRACE:
+                # Time ran out on an attempt never handed in: close it (it scores nothing) and
+                # show its result; the cooldown starts from it.
+                _finish(open_attempt, answers={}, late=True)
+            return open_attempt
         allowed_at = attempt_next_allowed_at(expert=expert, test=test)
         if allowed_at is not None:
             raise Conflict(
@@ -306,3 +312,33 @@ def attempt_grade(*, staff: User, attempt_id: int, points: dict[int, int]) -> Te
             link=reverse("experts:dashboard"),
         )
     return attempt
+
+
+def attempt_next_allowed_at_among(
+    *, test: QualificationTest, attempts: Iterable[TestAttempt]
+) -> datetime | None:
+    """The rule of ``attempt_next_allowed_at`` applied to attempts already loaded.
+
+    Pass every attempt of one expert at ``test`` (any order); for list pages that prefetch
+    them, so checking the cooldown costs no query per test.
+    """
+    finished = [a for a in attempts if a.status != AttemptStatus.IN_PROGRESS]
+    if not finished:
+        return None
+    last = max(finished, key=lambda a: a.started_at)
+    allowed = last.started_at + timedelta(days=test.cooldown_days)
+    return allowed if allowed > timezone.now() else None
+
+
+def attempt_was_late(*, attempt: TestAttempt) -> bool:
+    """Whether the attempt was handed in (or closed) after its deadline and the grace."""
+    return attempt.submitted_at is not None and (
+        attempt.submitted_at > attempt.deadline + SUBMISSION_GRACE
+    )
+
+
+def attempt_time_is_up(*, attempt: TestAttempt) -> bool:
+    """Whether an open attempt can no longer be answered: a submission now scores 0."""
+    return attempt.status == AttemptStatus.IN_PROGRESS and (
+        timezone.now() > attempt.deadline + SUBMISSION_GRACE
+    )

@@ -254,3 +254,20 @@ def test_duplicate_document_and_identifier_signals():
 
     assert f"The same document was uploaded by {first.email}." in texts
     assert f"Identifier lic-42 is also claimed by {first.email}." in texts
+
+
+def test_starting_again_closes_an_abandoned_attempt():
+    person = expert()
+    test = ef.qualification_test()
+    attempt = services.attempt_start(expert=person, test_id=test.pk)
+    type(attempt).objects.filter(pk=attempt.pk).update(
+        deadline=timezone.now() - timedelta(minutes=5)
+    )
+
+    again = services.attempt_start(expert=person, test_id=test.pk)
+
+    assert again.pk == attempt.pk
+    attempt.refresh_from_db()
+    assert (attempt.status, attempt.score_percent) == (AttemptStatus.FAILED, 0)
+    with pytest.raises(Conflict, match="again from"):
+        services.attempt_start(expert=person, test_id=test.pk)
