@@ -46,6 +46,10 @@ class ApiRootView(APIView):
                 "me": reverse("api:me", request=request, format=format),
                 "organizations": reverse("api:organization-list", request=request, format=format),
                 "notifications": reverse("api:notification-list", request=request, format=format),
+                "expert_profile": reverse("api:expert-me", request=request, format=format),
+                "expert_credentials": reverse(
+                    "api:expert-credential-list", request=request, format=format
+                ),
                 "schema": reverse("api_schema", request=request),
                 "docs": reverse("api_docs", request=request),
             }

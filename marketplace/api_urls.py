@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from marketplace import api
 
@@ -7,4 +7,5 @@ urlpatterns = [
     path("me/", api.WhoAmIView.as_view(), name="me"),
     path("organizations/", api.OrganizationListView.as_view(), name="organization-list"),
     path("notifications/", api.NotificationListView.as_view(), name="notification-list"),
+    path("experts/", include("experts.api_urls")),
 ]

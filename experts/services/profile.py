@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
 from django.conf import settings
 from django.db import transaction
-from django.utils.http import url_has_allowed_host_and_scheme
 
 from experts.models import Domain, ExpertDomain, ExpertLanguage, ExpertProfile
 from experts.states import Proficiency, Seniority
@@ -43,9 +43,8 @@ def _clean_links(links: list[str]) -> list[str]:
         link = link.strip()
         if not link:
             continue
-        if not link.startswith("https://") or not url_has_allowed_host_and_scheme(
-            link, allowed_hosts=None, require_https=True
-        ):
+        parts = urlsplit(link)
+        if parts.scheme != "https" or not parts.netloc or any(ch.isspace() for ch in link):
             raise InvalidInput(f"Links must be full https:// addresses: {link[:80]}", "links")
         cleaned.append(link[:300])
     if len(cleaned) > MAX_LINKS:
