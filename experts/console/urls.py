@@ -10,6 +10,7 @@ urlpatterns = [
     path("", views.queue, name="queue"),
     path("<int:pk>/", views.review, name="review"),
     path("<int:pk>/start/", views.start_review, name="start_review"),
+    path("<int:pk>/release/", views.release_review, name="release_review"),
     path("<int:pk>/decide/", views.decide, name="decide"),
     path("tests/", views.test_list, name="tests"),
     path("tests/new/", views.test_create, name="test_create"),

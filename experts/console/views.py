@@ -17,6 +17,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -31,6 +32,7 @@ from experts.console.forms import (
     ShortAnswerQuestionForm,
 )
 from experts.models import Credential, QualificationTest, TestAttempt
+from experts.services.credentials import STALE_REVIEW
 from experts.states import AttemptStatus, CredentialStatus, QuestionKind
 from marketplace.errors import DomainError, InvalidInput, NotFound
 from marketplace.http import AuthenticatedHttpRequest
@@ -141,6 +143,13 @@ def _render_review(
         "mine": credential.status == CredentialStatus.IN_REVIEW and credential.reviewer_id == me.pk,
         "can_start": queued and not own and credential.status == CredentialStatus.SUBMITTED,
         "can_decide": queued and not own and taken_by is None,
+        "can_release": credential.status == CredentialStatus.IN_REVIEW
+        and not own
+        and (
+            credential.reviewer_id == me.pk
+            or credential.review_started_at is None
+            or timezone.now() - credential.review_started_at >= STALE_REVIEW
+        ),
         "form": form,
     }
     return render(request, "experts/console/review.html", context, status=status)
@@ -162,6 +171,18 @@ def start_review(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, f"You are reviewing “{credential.title}”.")
     return redirect("vetting:review", pk)
+
+
+@staff_only
+@require_POST
+def release_review(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    try:
+        credential = services.credential_release_review(staff=request.user, credential_id=pk)
+    except DomainError as error:
+        _report(request, error)
+        return redirect("vetting:review", pk)
+    messages.success(request, f"“{credential.title}” is back in the queue.")
+    return redirect("vetting:queue")
 
 
 @staff_only

@@ -3,6 +3,7 @@
 from experts.services.credentials import (
     credential_create,
     credential_reject,
+    credential_release_review,
     credential_request_info,
     credential_start_review,
     credential_submit,
@@ -31,6 +32,7 @@ __all__ = [
     "attempt_submit",
     "credential_create",
     "credential_reject",
+    "credential_release_review",
     "credential_request_info",
     "credential_start_review",
     "credential_submit",

@@ -236,6 +236,35 @@ def credential_start_review(*, staff: User, credential_id: int) -> Credential:
     return credential
 
 
+STALE_REVIEW = timedelta(hours=24)
+
+
+def credential_release_review(*, staff: User, credential_id: int) -> Credential:
+    """Hand a claimed credential back to the queue: the reviewer at any time, any other
+    staff member once the claim is a day old (a reviewer who walked away)."""
+    with transaction.atomic():
+        credential = _lock_for_staff(staff, credential_id)
+        if credential.status != CredentialStatus.IN_REVIEW:
+            raise Conflict("Only a credential in review can be released.")
+        started = credential.review_started_at or timezone.now()
+        if credential.reviewer_id != staff.pk and timezone.now() - started < STALE_REVIEW:
+            taken_by = credential.reviewer.email if credential.reviewer else "another reviewer"
+            raise Conflict(f"{taken_by} started this review less than a day ago.")
+        previous_reviewer = credential.reviewer.email if credential.reviewer else ""
+        _transition(credential, CredentialStatus.SUBMITTED)
+        credential.reviewer = None
+        credential.review_started_at = None
+        credential.save()
+        audit_record(
+            actor=staff,
+            action="credential.release_review",
+            target=credential,
+            before={"status": CredentialStatus.IN_REVIEW, "reviewer": previous_reviewer},
+            after={"status": CredentialStatus.SUBMITTED},
+        )
+    return credential
+
+
 def _decide(
     *,
     staff: User,

@@ -17,6 +17,7 @@ from experts import services
 from experts.models import Credential
 from experts.selectors import credential_signals
 from experts.states import CredentialKind, CredentialStatus
+from marketplace.errors import Conflict
 from marketplace.models import AuditEvent, Notification, User
 from tests.experts import factories as ef
 from tests.factories import expert, lab_user, log_in_staff, staff_user
@@ -532,3 +533,24 @@ def test_a_decided_credential_offers_no_decision(client, vetter):
     assert 'name="decision"' not in page
     assert "Start review" not in page
     assert "Nothing to decide until the expert submits it again." in page
+
+
+def test_a_reviewer_releases_a_claim_and_stalled_claims_can_be_freed(client):
+    first, _ = staff_user()
+    second, secret = staff_user(with_totp=True)
+    claimed = ef.credential(expert(), submit=True)
+    services.credential_start_review(staff=first, credential_id=claimed.pk)
+
+    with pytest.raises(Conflict, match="less than a day ago"):
+        services.credential_release_review(staff=second, credential_id=claimed.pk)
+    Credential.objects.filter(pk=claimed.pk).update(
+        review_started_at=timezone.now() - timedelta(hours=25)
+    )
+    log_in_staff(client, second, secret)
+    page = client.get(reverse("vetting:review", args=[claimed.pk])).content.decode()
+    assert "Release to the queue" in page
+
+    client.post(reverse("vetting:release_review", args=[claimed.pk]))
+
+    claimed.refresh_from_db()
+    assert (claimed.status, claimed.reviewer) == (CredentialStatus.SUBMITTED, None)
