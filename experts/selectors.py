@@ -200,7 +200,7 @@ def tests_for_expert(*, expert: User) -> list[QualificationTest]:
 
 def attempt_for_expert(*, expert: User, attempt_id: int) -> TestAttempt:
     try:
-        return TestAttempt.objects.select_related("test", "test__domain").get(
+        return TestAttempt.objects.select_related("test", "test__domain__parent").get(
             pk=attempt_id, expert=expert
         )
     except TestAttempt.DoesNotExist:
@@ -318,4 +318,77 @@ def attempts_awaiting_grading() -> QuerySet[TestAttempt]:
         TestAttempt.objects.filter(status=AttemptStatus.AWAITING_GRADING)
         .select_related("test", "test__domain", "expert")
         .order_by("submitted_at")
+    )
+
+
+# Expert's own pages ------------------------------------------------------------------------
+
+
+def credential_rows_of_expert(*, expert: User) -> QuerySet[Credential]:
+    """The expert's credentials for their list page: domains (with fields) and a document
+    count, in a fixed number of queries."""
+    return (
+        Credential.objects.filter(expert=expert)
+        .annotate(document_count=Count("documents"))
+        .prefetch_related(Prefetch("domains", queryset=Domain.objects.select_related("parent")))
+        .order_by("-created_at", "-pk")
+    )
+
+
+def credential_page_for_expert(*, expert: User, credential_id: int) -> Credential:
+    """One of the expert's own credentials with its domains and documents; NotFound otherwise."""
+    try:
+        return Credential.objects.prefetch_related(
+            Prefetch("domains", queryset=Domain.objects.select_related("parent")), "documents"
+        ).get(pk=credential_id, expert=expert)
+    except Credential.DoesNotExist:
+        raise NotFound() from None
+
+
+def credential_status_counts(*, expert: User) -> dict[str, int]:
+    """How many of the expert's credentials are in each state (states with none are left out)."""
+    rows = (
+        Credential.objects.filter(expert=expert)
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("pk"))
+    )
+    return dict(rows)
+
+
+def qualifications_of_expert(*, expert: User) -> QuerySet[DomainQualification]:
+    """The expert's best qualification result per domain, passed ones first."""
+    return (
+        DomainQualification.objects.filter(expert=expert)
+        .select_related("domain", "domain__parent")
+        .order_by("-passed", "-best_score_percent", "domain__name")
+    )
+
+
+def credential_checklist(*, credential: Credential) -> list[OnboardingStep]:
+    """What is done and what is missing before ``credential`` can go to the reviewers.
+
+    Call with ``domains`` and ``documents`` prefetched (``credential_page_for_expert``).
+    """
+    resubmitting = credential.status in (CredentialStatus.NEEDS_INFO, CredentialStatus.REJECTED)
+    return [
+        OnboardingStep(
+            "Describe it: kind, title and issuer",
+            bool(credential.kind and credential.title and credential.issuer),
+        ),
+        OnboardingStep("Choose the domains it supports", bool(credential.domains.all())),
+        OnboardingStep(
+            "Upload at least one document that proves it", bool(credential.documents.all())
+        ),
+        OnboardingStep(
+            "Answer the reviewer and resubmit" if resubmitting else "Submit it for review",
+            credential.status != CredentialStatus.DRAFT and not resubmitting,
+        ),
+    ]
+
+
+def profile_for_editing(*, expert: User) -> ExpertProfile | None:
+    """The expert's profile with its language and domain rows (ids only), for the edit form."""
+    return (
+        ExpertProfile.objects.filter(user=expert).prefetch_related("languages", "domains").first()
     )

@@ -1,36 +1,47 @@
+"""The expert's home: the road to being vetted, what is vetted already, and the latest news."""
+
+from __future__ import annotations
+
 from allauth.mfa.utils import is_mfa_enabled
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import path
 from django.views.decorators.http import require_GET
 
-from marketplace import selectors
+from experts import selectors
+from experts.states import CredentialStatus
+from experts.views.profile import require_expert
+from marketplace import selectors as core_selectors
 from marketplace.http import AuthenticatedHttpRequest
-from marketplace.states import UserRole
 
-ONBOARDING_STEPS = [
-    ("Verify your e-mail address", True),
-    ("Turn on two-factor authentication", None),
-    ("Build your profile: domains, languages, availability", False),
-    ("Upload a credential for vetting", False),
-    ("Pass a domain qualification test", False),
-]
+LATEST_NOTIFICATIONS = 5
 
 
 @login_required
 @require_GET
 def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """The expert's home: onboarding progress and the latest notifications."""
+    require_expert(request)
     user = request.user
-    if user.role != UserRole.EXPERT:
-        raise Http404()
-    mfa_on = is_mfa_enabled(user)
-    steps = [(label, mfa_on if done is None else done) for label, done in ONBOARDING_STEPS]
+    onboarding = selectors.onboarding_for_expert(expert=user, mfa_enabled=is_mfa_enabled(user))
+    counts = selectors.credential_status_counts(expert=user)
+    credential_summary = [
+        (status.value, status.label, counts[status])
+        for status in CredentialStatus
+        if counts.get(status)
+    ]
     context = {
-        "steps": steps,
-        "steps_done": sum(1 for _, done in steps if done),
-        "notifications": list(selectors.notifications_for_user(user=user)[:5]),
+        "onboarding": onboarding,
+        "next_step": next((step for step in onboarding.steps if not step.done), None),
+        "vetted_domains": list(selectors.vetted_domains_of_expert(expert=user)),
+        "credential_summary": credential_summary,
+        "credential_total": sum(counts.values()),
+        "needs_attention": counts.get(CredentialStatus.NEEDS_INFO, 0)
+        + counts.get(CredentialStatus.REJECTED, 0),
+        "qualifications": list(selectors.qualifications_of_expert(expert=user)),
+        "notifications": list(
+            core_selectors.notifications_for_user(user=user)[:LATEST_NOTIFICATIONS]
+        ),
     }
     return render(request, "experts/dashboard.html", context)
 

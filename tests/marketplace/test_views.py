@@ -81,13 +81,15 @@ def test_expert_dashboard_shows_onboarding(client, django_assert_num_queries):
     client.force_login(user)
     client.get(reverse("experts:dashboard"))
 
-    # session, user, MFA check, notifications, unread count
-    with django_assert_num_queries(5):
+    # session, user, MFA check, onboarding (profile, credentials, passed tests), credential
+    # counts, vetted domains, qualification results, notifications, unread count
+    with django_assert_num_queries(11):
         page = client.get(reverse("experts:dashboard")).content.decode()
 
     assert "Welcome, Elena Rivera" in page
     assert "Get vetted" in page
     assert "Upload a credential" in page
+    assert "Next: turn on two-factor authentication" in page
 
 
 def test_lab_dashboard_and_api_keys_pages_have_bounded_queries(client, django_assert_num_queries):
