@@ -155,6 +155,9 @@ ACCOUNT_RATE_LIMITS = {
 }
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Expert Marketplace"
+# Accept the previous and next 30-second code too: phones drift, and a code typed at the end of
+# its window arrives in the next one (RFC 6238, section 5.2).
+MFA_TOTP_TOLERANCE = 1
 
 # Celery: eager in-process unless a broker is configured.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "memory://localhost/")
