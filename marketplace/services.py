@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Model
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.text import slugify
+from django.utils.text import Truncator, slugify
 
 from marketplace.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from marketplace.models import (
@@ -141,7 +141,10 @@ def notification_email_send(*, notification_id: int) -> bool:
         link = f"{settings.SITE_URL}{notification.link}" if notification.link else ""
         context = {"notification": notification, "link": link, "site_url": settings.SITE_URL}
         send_mail(
-            subject=f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}{_one_line(notification.text)[:80]}",
+            subject=(
+                f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}"
+                f"{Truncator(_one_line(notification.text)).chars(90)}"
+            ),
             message=render_to_string("marketplace/email/notification.txt", context),
             from_email=None,
             recipient_list=[notification.recipient.email],

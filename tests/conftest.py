@@ -52,6 +52,23 @@ def _real_services(request):
         pytest.skip(f"needs Chromium at {CHROMIUM} (make test installs it)")
 
 
+@pytest.fixture(autouse=True)
+def _taxonomy(request):
+    """Put back the migration-seeded taxonomy, which transactional tests flush away."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or "live_server" in (
+        request.fixturenames
+    )
+    if marker is not None and (marker.kwargs.get("transaction") or marker.args[:1] == (True,)):
+        transactional = True
+    if transactional:
+        request.getfixturevalue("transactional_db")
+        from experts.models import Domain
+        from experts.taxonomy import seed_taxonomy
+
+        seed_taxonomy(Domain)
+
+
 def pytest_sessionfinish(session, exitstatus):
     """With FAIL_ON_SKIP=1 (make test, CI) a skipped test fails the run."""
     if os.environ.get("FAIL_ON_SKIP") != "1":

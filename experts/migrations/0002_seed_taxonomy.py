@@ -1,21 +1,10 @@
 from django.db import migrations
-from django.utils.text import slugify
 
-from experts.taxonomy import TAXONOMY
+from experts.taxonomy import seed_taxonomy
 
 
 def seed(apps, schema_editor):
-    Domain = apps.get_model("experts", "Domain")
-    for field, specialties in TAXONOMY.items():
-        parent, _ = Domain.objects.get_or_create(
-            parent=None, name=field, defaults={"slug": slugify(field)}
-        )
-        for specialty in specialties:
-            Domain.objects.get_or_create(
-                parent=parent,
-                name=specialty,
-                defaults={"slug": f"{slugify(field)}-{slugify(specialty)}"},
-            )
+    seed_taxonomy(apps.get_model("experts", "Domain"))
 
 
 class Migration(migrations.Migration):
