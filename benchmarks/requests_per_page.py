@@ -56,6 +56,47 @@ def build() -> tuple[object, str, str]:
     return owner, org.slug, secret
 
 
+def build_expert() -> object:
+    """An expert with a full profile and 12 credentials, each with a document."""
+    import io
+    from datetime import date
+
+    from allauth.account.models import EmailAddress
+    from PIL import Image
+
+    from experts import services as expert_services
+    from experts.models import Domain
+    from marketplace.models import User
+    from marketplace.states import UserRole
+
+    person = User.objects.create_user("expert@bench.example", role=UserRole.EXPERT)
+    EmailAddress.objects.create(user=person, email=person.email, verified=True, primary=True)
+    radiology = Domain.objects.get(slug="medicine-radiology")
+    expert_services.profile_update(
+        expert=person,
+        data={"headline": "Radiologist", "weekly_availability_hours": 10},
+        languages=[("en", "native"), ("es", "C1")],
+        domains=[(radiology, "senior")],
+    )
+    png = io.BytesIO()
+    Image.new("RGB", (64, 48), "navy").save(png, format="PNG")
+    for i in range(12):
+        credential = expert_services.credential_create(
+            expert=person,
+            data={
+                "kind": "licence",
+                "title": f"Licence {i}",
+                "issuer": "Board",
+                "issued_on": date(2015, 1, 1),
+                "domains": [radiology],
+            },
+        )
+        expert_services.document_add(
+            expert=person, credential_id=credential.pk, name="l.png", data=png.getvalue()
+        )
+    return person
+
+
 def measure(client, path: str, **headers: str) -> tuple[float, float, int]:
     client.get(path, **headers)  # warm up
     timings = []
@@ -86,6 +127,8 @@ def main() -> None:
         owner, slug, secret = build()
         browser = Client()
         browser.force_login(owner)
+        expert_browser = Client()
+        expert_browser.force_login(build_expert())
         api = Client()
         cases = [
             ("home", browser, "/", {}),
@@ -93,6 +136,9 @@ def main() -> None:
             ("lab members (21)", browser, f"/labs/{slug}/members/", {}),
             ("lab API keys (10)", browser, f"/labs/{slug}/api-keys/", {}),
             ("notifications (60)", browser, "/notifications/", {}),
+            ("expert dashboard", expert_browser, "/expert/", {}),
+            ("expert profile", expert_browser, "/expert/profile/", {}),
+            ("credentials (12)", expert_browser, "/expert/credentials/", {}),
             ("API /me (key)", api, "/api/v1/me/", {"HTTP_AUTHORIZATION": f"Api-Key {secret}"}),
             ("healthz", api, "/healthz", {}),
         ]

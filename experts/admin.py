@@ -15,6 +15,20 @@ from experts.models import (
 )
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records changed only through the services (console and expert pages), which enforce
+    the state machine, the self-vetting rule and the audit log."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Domain)
 class DomainAdmin(admin.ModelAdmin):
     """The taxonomy is seeded by a migration; staff extend and retire entries here."""
@@ -52,8 +66,8 @@ class CredentialDocumentInline(admin.TabularInline):
 
 
 @admin.register(Credential)
-class CredentialAdmin(admin.ModelAdmin):
-    """Read-mostly: decisions go through the vetting console, which audits them."""
+class CredentialAdmin(ReadOnlyAdmin):
+    """Decisions go through the vetting console, which audits them."""
 
     list_display = ("title", "expert", "kind", "status", "submitted_at", "expires_on")
     list_filter = ("status", "kind")
@@ -67,27 +81,30 @@ class ChoiceInline(admin.TabularInline):
     model = Choice
     extra = 0
 
+    def has_change_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(Question)
-class QuestionAdmin(admin.ModelAdmin):
+class QuestionAdmin(ReadOnlyAdmin):
     list_display = ("prompt", "test", "kind", "points")
     inlines = [ChoiceInline]
 
 
 @admin.register(QualificationTest)
-class QualificationTestAdmin(admin.ModelAdmin):
+class QualificationTestAdmin(ReadOnlyAdmin):
     list_display = ("title", "domain", "is_published", "pass_mark_percent", "time_limit_minutes")
     list_filter = ("is_published",)
 
 
 @admin.register(TestAttempt)
-class TestAttemptAdmin(admin.ModelAdmin):
+class TestAttemptAdmin(ReadOnlyAdmin):
     list_display = ("test", "expert", "status", "score_percent", "started_at")
     list_filter = ("status",)
     raw_id_fields = ("expert", "graded_by")
 
 
 @admin.register(DomainQualification)
-class DomainQualificationAdmin(admin.ModelAdmin):
+class DomainQualificationAdmin(ReadOnlyAdmin):
     list_display = ("expert", "domain", "best_score_percent", "passed", "passed_at")
     raw_id_fields = ("expert",)

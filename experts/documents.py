@@ -11,6 +11,7 @@ import hashlib
 import io
 import os
 import unicodedata
+import warnings
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -23,8 +24,13 @@ PNG = "image/png"
 JPEG = "image/jpeg"
 SIGNATURES = ((b"%PDF-", PDF), (b"\x89PNG\r\n\x1a\n", PNG), (b"\xff\xd8\xff", JPEG))
 EXTENSIONS = {PDF: ".pdf", PNG: ".png", JPEG: ".jpg"}
-MAX_PIXELS = 50_000_000
+MAX_PIXELS = 40_000_000
+MAX_PDF_PAGES = 200
+# A page is at most A0-sized (2384 x 3370 points); previews are at most this many pixels wide.
+MAX_PAGE_POINTS = 3400
+PREVIEW_MAX_SIDE = 2000
 PREVIEW_SCALE = 1.6
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,12 @@ def _check_pdf(data: bytes) -> int:
         ) from None
     try:
         pages = len(pdf)
+        if pages > MAX_PDF_PAGES:
+            raise InvalidInput(f"Keep a document under {MAX_PDF_PAGES} pages.", field="file")
+        for index in range(pages):
+            width, height = pdf.get_page_size(index)
+            if max(width, height) > MAX_PAGE_POINTS:
+                raise InvalidInput("A page of this PDF is larger than A0.", field="file")
     finally:
         pdf.close()
     if pages == 0:
@@ -100,9 +112,20 @@ def _check_pdf(data: bytes) -> int:
 
 
 def _reencode_image(data: bytes, content_type: str) -> bytes:
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
-        with Image.open(io.BytesIO(data)) as probe:
+        with warnings.catch_warnings():
+            # Pillow only warns between its limit and twice it: make that a refusal too.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            probe_image = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise InvalidInput("This image has too many pixels; scan at 300 dpi.", "file") from None
+    except (UnidentifiedImageError, OSError):
+        raise InvalidInput("This image is damaged or too large to read.", field="file") from None
+    try:
+        with probe_image as probe:
+            # Refuse decompression bombs from the header, before decoding a single pixel.
+            if probe.width * probe.height > MAX_PIXELS:
+                raise InvalidInput("This image has too many pixels; scan at 300 dpi.", "file")
             probe.verify()
         with Image.open(io.BytesIO(data)) as image:
             image.load()
@@ -129,7 +152,9 @@ def render_page_png(*, data: bytes, content_type: str, page: int) -> bytes:
     try:
         if not 0 <= page < len(pdf):
             raise InvalidInput("That page does not exist.", field="page")
-        bitmap = pdf[page].render(scale=PREVIEW_SCALE)
+        width, height = pdf.get_page_size(page)
+        scale = min(PREVIEW_SCALE, PREVIEW_MAX_SIDE / max(width, height, 1))
+        bitmap = pdf[page].render(scale=scale)
         out = io.BytesIO()
         bitmap.to_pil().save(out, format="PNG")
     finally:

@@ -20,6 +20,7 @@ from django_countries import countries
 from experts.models import Credential, Domain, ExpertProfile
 from experts.services.profile import MAX_LINKS
 from experts.states import CredentialKind, Proficiency, Seniority
+from marketplace.widgets import FastSelect
 
 TIMEZONE_CHOICES = [("", "Choose a time zone"), *((tz, tz) for tz in sorted(available_timezones()))]
 MAX_ROWS = 12
@@ -81,9 +82,14 @@ class ProfileForm(forms.Form):
         help_text="Your training, where you practise, and the kind of work you do best.",
     )
     country = forms.ChoiceField(
-        choices=country_choices("Choose a country"), required=False, label="Country"
+        choices=country_choices("Choose a country"),
+        required=False,
+        label="Country",
+        widget=FastSelect,
     )
-    timezone = forms.ChoiceField(choices=TIMEZONE_CHOICES, required=False, label="Time zone")
+    timezone = forms.ChoiceField(
+        choices=TIMEZONE_CHOICES, required=False, label="Time zone", widget=FastSelect
+    )
     weekly_availability_hours = forms.IntegerField(
         min_value=0,
         max_value=80,
@@ -188,7 +194,9 @@ class LanguageRowForm(PairRowForm):
     incomplete_message = "Choose both a language and your level, or leave both blank."
 
     language = forms.ChoiceField(
-        choices=[("", "Choose a language"), *settings.LANGUAGES], required=False
+        choices=[("", "Choose a language"), *settings.LANGUAGES],
+        required=False,
+        widget=FastSelect,
     )
     proficiency = forms.ChoiceField(
         choices=[("", "Choose a level"), *Proficiency.choices], required=False, label="Level"
@@ -199,7 +207,9 @@ class DomainRowForm(PairRowForm):
     pair = ("domain", "seniority")
     incomplete_message = "Choose both a domain and your seniority in it, or leave both blank."
 
-    domain = forms.ChoiceField(choices=(), required=False, label="Domain or specialty")
+    domain = forms.ChoiceField(
+        choices=(), required=False, label="Domain or specialty", widget=FastSelect
+    )
     seniority = forms.ChoiceField(
         choices=[("", "Choose a seniority"), *Seniority.choices], required=False
     )
@@ -281,6 +291,7 @@ class CredentialForm(forms.Form):
         choices=country_choices("Not specific to a country"),
         required=False,
         label="Country or jurisdiction",
+        widget=FastSelect,
     )
     issued_on = forms.DateField(required=False, widget=DateInput(), label="Issued on")
     expires_on = forms.DateField(

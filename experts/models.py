@@ -199,7 +199,7 @@ class QualificationTest(TimeStampedModel):
     pass_mark_percent = models.PositiveSmallIntegerField(
         default=70, validators=[MinValueValidator(1), MaxValueValidator(100)]
     )
-    cooldown_days = models.PositiveSmallIntegerField(default=30)
+    cooldown_days = models.PositiveSmallIntegerField(default=30, validators=[MinValueValidator(1)])
     is_published = models.BooleanField(default=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"

@@ -33,10 +33,12 @@ def _vetted_conditions(*, expert: Any, domain: Any, domain_parent: Any, today: d
     field it belongs to, e.g. an MD for radiology) AND a passed qualification test for the
     domain itself.
     """
+    supports = Q(domains=domain)
+    if domain_parent is not None:
+        # (With a plain None, Django would read "domains IS NULL": a field has no parent.)
+        supports |= Q(domains=domain_parent)
     credential = Credential.objects.filter(
-        Q(domains=domain) | Q(domains=domain_parent),
-        expert=expert,
-        status=CredentialStatus.VERIFIED,
+        supports, expert=expert, status=CredentialStatus.VERIFIED
     ).filter(Q(expires_on__isnull=True) | Q(expires_on__gte=today))
     qualification = DomainQualification.objects.filter(expert=expert, domain=domain, passed=True)
     return Q(Exists(credential)) & Q(Exists(qualification))
@@ -169,8 +171,8 @@ def onboarding_for_expert(*, expert: User, mfa_enabled: bool) -> Onboarding:
                 "experts:credential_list",
             ),
             OnboardingStep(
-                "Pass a domain qualification test",
-                DomainQualification.objects.filter(expert=expert, passed=True).exists(),
+                "Pass the qualification test of a domain your credential supports",
+                vetted_domains_of_expert(expert=expert).exists(),
                 "experts:test_list",
             ),
         ]

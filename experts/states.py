@@ -41,6 +41,17 @@ CREDENTIAL_TRANSITIONS: dict[str, frozenset[str]] = {
 EDITABLE_CREDENTIAL_STATES = frozenset(
     {CredentialStatus.DRAFT, CredentialStatus.NEEDS_INFO, CredentialStatus.REJECTED}
 )
+
+
+def credential_is_editable(status: str, reviewer_id: int | None) -> bool:
+    """The expert may change the claim and its documents: before submission, after a
+    needs-info or a rejection, and while it waits in the queue unclaimed (an expired credential
+    comes back there, so its renewal can be uploaded)."""
+    return status in EDITABLE_CREDENTIAL_STATES or (
+        status == CredentialStatus.SUBMITTED and reviewer_id is None
+    )
+
+
 # States that wait in the staff queue.
 QUEUED_CREDENTIAL_STATES = frozenset({CredentialStatus.SUBMITTED, CredentialStatus.IN_REVIEW})
 

@@ -10,6 +10,7 @@ UPLOAD_LIMIT_SETTINGS = (
     "DATA_UPLOAD_MAX_MEMORY_SIZE",
     "FILE_UPLOAD_MAX_MEMORY_SIZE",
     "MAX_DOCUMENT_UPLOAD_SIZE",
+    "MAX_UPLOAD_SIZE",
 )
 
 
@@ -49,6 +50,14 @@ def check_security_baseline(app_configs: Any = None, **kwargs: Any) -> list[Erro
                 "Staff pages are not protected by two-factor authentication.",
                 hint="Add 'marketplace.middleware.StaffMFARequiredMiddleware' to MIDDLEWARE.",
                 id="marketplace.E004",
+            )
+        )
+    if "marketplace.uploads.CappedUploadHandler" not in settings.FILE_UPLOAD_HANDLERS:
+        errors.append(
+            Error(
+                "Uploads are not capped while they are received.",
+                hint="Put 'marketplace.uploads.CappedUploadHandler' first in FILE_UPLOAD_HANDLERS.",
+                id="marketplace.E006",
             )
         )
     if "DummyCache" in settings.CACHES.get("default", {}).get("BACKEND", ""):

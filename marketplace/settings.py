@@ -224,6 +224,14 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 MAX_DOCUMENT_UPLOAD_SIZE = 10 * 1024 * 1024
+# No uploaded file is read past this size (see marketplace/uploads.py); keep nginx's
+# client_max_body_size just above it.
+MAX_UPLOAD_SIZE = MAX_DOCUMENT_UPLOAD_SIZE + 1024
+FILE_UPLOAD_HANDLERS = [
+    "marketplace.uploads.CappedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 # Behind nginx, private files are handed over with X-Accel-Redirect to this internal location
 # (e.g. "/protected/" mapped with `internal; alias <PRIVATE_MEDIA_ROOT>/;`). Empty: Django
 # streams them itself.

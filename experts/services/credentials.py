@@ -17,6 +17,7 @@ from experts.states import (
     EDITABLE_CREDENTIAL_STATES,
     CredentialKind,
     CredentialStatus,
+    credential_is_editable,
 )
 from marketplace.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from marketplace.models import User
@@ -94,7 +95,7 @@ def credential_update(*, expert: User, credential_id: int, data: dict[str, Any])
     claim, domains = _clean_claim(data)
     with transaction.atomic():
         credential = _lock_own(expert, credential_id)
-        if credential.status not in EDITABLE_CREDENTIAL_STATES:
+        if not credential_is_editable(credential.status, credential.reviewer_id):
             raise Conflict("A credential under review or verified cannot be edited.")
         before = {field: str(getattr(credential, field)) for field in CREDENTIAL_FIELDS}
         for field, value in claim.items():
@@ -116,7 +117,7 @@ def document_add(*, expert: User, credential_id: int, name: str, data: bytes) ->
     inspected = inspect_upload(name=name, data=data)
     with transaction.atomic():
         credential = _lock_own(expert, credential_id)
-        if credential.status not in EDITABLE_CREDENTIAL_STATES:
+        if not credential_is_editable(credential.status, credential.reviewer_id):
             raise Conflict("Documents can only be added while the credential is editable.")
         if credential.documents.count() >= MAX_DOCUMENTS_PER_CREDENTIAL:
             raise Conflict(f"A credential holds at most {MAX_DOCUMENTS_PER_CREDENTIAL} documents.")
@@ -154,14 +155,15 @@ def document_remove(*, expert: User, document_id: int) -> None:
         except CredentialDocument.DoesNotExist:
             raise NotFound() from None
         credential = _lock_own(expert, document.credential_id)
-        if credential.status not in EDITABLE_CREDENTIAL_STATES:
+        if not credential_is_editable(credential.status, credential.reviewer_id):
             raise Conflict("Documents can only be removed while the credential is editable.")
         name = document.file.name
         audit_record(
             actor=expert,
             action="credential.document_remove",
             target=credential,
-            before={"document": document.original_name},
+            # Keep the fingerprint: the duplicate-document signal must survive a deletion.
+            before={"document": document.original_name, "sha256": document.sha256},
         )
         document.delete()
         transaction.on_commit(lambda: document.file.storage.delete(name))
@@ -171,6 +173,11 @@ def credential_submit(*, expert: User, credential_id: int, response: str = "") -
     """Send a credential to the staff queue (again, after needs-info or a rejection)."""
     with transaction.atomic():
         credential = _lock_own(expert, credential_id)
+        if credential.status not in EDITABLE_CREDENTIAL_STATES:
+            raise Conflict(
+                f"This credential is {credential.get_status_display().lower()} and cannot become "
+                "submitted again now."
+            )
         if not credential.documents.exists():
             raise InvalidInput("Upload at least one document before submitting.", field="file")
         if credential.status in (CredentialStatus.NEEDS_INFO, CredentialStatus.REJECTED):
@@ -280,15 +287,24 @@ def _decide(
             raise Conflict(
                 "This credential changed while you were looking at it. Reload and decide again."
             )
+        previous = credential.status
         if credential.status == CredentialStatus.SUBMITTED and credential.reviewer_id is None:
             # Deciding straight from the queue claims the review first.
             _transition(credential, CredentialStatus.IN_REVIEW)
             credential.reviewer = staff
             credential.review_started_at = timezone.now()
+            audit_record(
+                actor=staff,
+                action="credential.start_review",
+                target=credential,
+                before={"status": previous},
+                after={"status": CredentialStatus.IN_REVIEW},
+                ip_address=ip_address,
+            )
+            previous = credential.status
         elif credential.status == CredentialStatus.IN_REVIEW and credential.reviewer_id != staff.pk:
             taken_by = credential.reviewer.email if credential.reviewer else "another reviewer"
             raise Conflict(f"{taken_by} is reviewing this credential; only they can decide.")
-        previous = credential.status
         expires_on = credential.expires_on
         if to == CredentialStatus.VERIFIED and expires_on and expires_on < timezone.localdate():
             raise InvalidInput(
@@ -414,8 +430,8 @@ def credentials_review_expired(*, today: date | None = None) -> int:
             credential.submitted_at = timezone.now()
             credential.reviewer = None
             credential.staff_message = (
-                f"Expired on {credential.expires_on:%Y-%m-%d}. It is back in review; "
-                "upload a renewed document if you have one."
+                f"Expired on {credential.expires_on:%Y-%m-%d}. It is back in the review queue: "
+                "upload the renewed document and its new expiry date here."
             )
             credential.save()
             audit_record(
@@ -457,7 +473,8 @@ def credentials_warn_expiring(*, today: date | None = None) -> int:
                 kind="credential.expiring",
                 text=(
                     f"Your credential “{credential.title}” expires on "
-                    f"{credential.expires_on:%Y-%m-%d}. Upload the renewal to stay vetted."
+                    f"{credential.expires_on:%Y-%m-%d}. Then it returns to review: have the "
+                    "renewed document ready to upload."
                 ),
                 link=reverse("experts:credential_detail", args=[credential.pk]),
             )

@@ -53,6 +53,8 @@ def qualification_test_save(
         "cooldown_days": int(data["cooldown_days"]),
         "is_published": bool(data.get("is_published")),
     }
+    if fields["cooldown_days"] < 1:
+        raise InvalidInput("Wait at least one day between attempts.", field="cooldown_days")
     if not 1 <= fields["pass_mark_percent"] <= 100:
         raise InvalidInput("The pass mark is a percentage from 1 to 100.", "pass_mark_percent")
     with transaction.atomic():
@@ -102,6 +104,11 @@ def question_add(
             test = QualificationTest.objects.select_for_update().get(pk=test_id)
         except QualificationTest.DoesNotExist:
             raise NotFound() from None
+        if test.is_published and test.attempts.exists():
+            raise Conflict(
+                "Experts have taken this test: changing it would make their scores "
+                "incomparable. Create a new version instead."
+            )
         question = Question.objects.create(
             test=test,
             kind=kind,
@@ -128,9 +135,12 @@ def question_add(
 
 
 def attempt_next_allowed_at(*, expert: User, test: QualificationTest) -> Any:
-    """When the expert may start this test again, or None if they may now."""
+    """When the expert may start a test in this test's domain again, or None if they may now.
+
+    The cooldown counts per domain, so a second test in the same domain is no shortcut.
+    """
     last = (
-        TestAttempt.objects.filter(expert=expert, test=test)
+        TestAttempt.objects.filter(expert=expert, test__domain_id=test.domain_id)
         .exclude(status=AttemptStatus.IN_PROGRESS)
         .order_by("-started_at")
         .first()
@@ -146,8 +156,9 @@ def attempt_start(*, expert: User, test_id: int) -> TestAttempt:
 
     An open attempt whose time ran out is closed (scoring nothing) and returned, finished.
     """
-    if expert.role != UserRole.EXPERT:
-        raise PermissionDenied("Only experts take qualification tests.")
+    if expert.role != UserRole.EXPERT or expert.is_staff:
+        # Staff can read every answer key in the console, so they never qualify themselves.
+        raise PermissionDenied("Only experts who are not staff take qualification tests.")
     with transaction.atomic():
         try:
             test = QualificationTest.objects.select_for_update().get(pk=test_id, is_published=True)
@@ -246,7 +257,8 @@ def _score(attempt: TestAttempt, rows: list[Answer], questions: list[Question]) 
     total = sum(question.points for question in questions) or 1
     awarded = sum(row.points_awarded or 0 for row in rows)
     attempt.score_percent = round(100 * awarded / total)
-    passed = attempt.score_percent >= attempt.test.pass_mark_percent
+    # Compare exact fractions: 69.5% must not round up into a 70% pass mark.
+    passed = awarded * 100 >= attempt.test.pass_mark_percent * total
     attempt.status = AttemptStatus.PASSED if passed else AttemptStatus.FAILED
     qualification, created = DomainQualification.objects.select_for_update().get_or_create(
         expert=attempt.expert,

@@ -15,6 +15,7 @@ from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import path
@@ -25,7 +26,7 @@ from experts import selectors, services
 from experts.documents import render_page_png
 from experts.forms import CredentialForm, DomainGroup, SubmitForm, group_domains
 from experts.models import Credential, CredentialDocument, Domain
-from experts.states import EDITABLE_CREDENTIAL_STATES, CredentialStatus
+from experts.states import CredentialStatus, credential_is_editable
 from experts.views.profile import require_expert
 from marketplace.errors import DomainError, InvalidInput, NotFound
 from marketplace.http import AuthenticatedHttpRequest
@@ -109,7 +110,11 @@ def _form_error(form: CredentialForm, error: DomainError) -> None:
 def credential_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     require_expert(request)
     credentials = list(selectors.credential_rows_of_expert(expert=request.user))
-    context = {"credentials": credentials, "editable_states": EDITABLE_CREDENTIAL_STATES}
+    for credential in credentials:
+        credential.editable = credential_is_editable(  # type: ignore[attr-defined]
+            credential.status, credential.reviewer_id
+        )
+    context = {"credentials": credentials}
     return render(request, "experts/credential_list.html", context)
 
 
@@ -136,7 +141,7 @@ def credential_create(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def credential_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     credential = _own_credential(request, pk)
-    if credential.status not in EDITABLE_CREDENTIAL_STATES:
+    if not credential_is_editable(credential.status, credential.reviewer_id):
         messages.error(
             request,
             f"This credential is {credential.get_status_display().lower()}; it can only be "
@@ -166,7 +171,7 @@ def _render_detail(
     request: AuthenticatedHttpRequest, credential: Credential, submit_form: SubmitForm | None = None
 ) -> HttpResponse:
     checklist = selectors.credential_checklist(credential=credential)
-    editable = credential.status in EDITABLE_CREDENTIAL_STATES
+    editable = credential_is_editable(credential.status, credential.reviewer_id)
     needs_response = credential.status in RESPONSE_STATES
     context = {
         "credential": credential,
@@ -231,6 +236,14 @@ def document_upload(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Attach one file. Its size is checked before it is read, its content by the service."""
     credential = _own_credential(request, pk)
     upload = request.FILES.get("file")
+    if getattr(request, "upload_too_large", False):
+        limit = settings.MAX_DOCUMENT_UPLOAD_SIZE // 1_048_576
+        messages.error(
+            request,
+            f"The file was not uploaded: it is larger than the {limit} MB limit. "
+            "Scan at a lower resolution or split it.",
+        )
+        return redirect("experts:credential_detail", credential.pk)
     if upload is None:
         messages.error(request, "Choose a PDF, PNG or JPEG file to upload.")
         return redirect("experts:credential_detail", credential.pk)
@@ -330,12 +343,17 @@ def document_page(request: HttpRequest, pk: int, page: int) -> HttpResponseBase:
     document = _viewable_document(request, pk)
     if page >= document.page_count:
         raise Http404()
-    with document.file.storage.open(document.file.name, "rb") as stored:
-        data = stored.read()
-    try:
-        png = render_page_png(data=data, content_type=document.content_type, page=page)
-    except InvalidInput:
-        raise Http404() from None
+    # Rendering a page costs real CPU: keep each rendering for a day (the file never changes).
+    cache_key = f"document-page:{document.sha256}:{document.pk}:{page}"
+    png = cache.get(cache_key)
+    if png is None:
+        with document.file.storage.open(document.file.name, "rb") as stored:
+            data = stored.read()
+        try:
+            png = render_page_png(data=data, content_type=document.content_type, page=page)
+        except InvalidInput:
+            raise Http404() from None
+        cache.set(cache_key, png, timeout=86_400)
     response = HttpResponse(png, content_type="image/png")
     response["Content-Disposition"] = _disposition(False, f"page-{page + 1}.png")
     return _private(response)

@@ -271,3 +271,135 @@ def test_starting_again_closes_an_abandoned_attempt():
     assert (attempt.status, attempt.score_percent) == (AttemptStatus.FAILED, 0)
     with pytest.raises(Conflict, match="again from"):
         services.attempt_start(expert=person, test_id=test.pk)
+
+
+def test_oversized_pdf_pages_and_pixel_bombs_are_refused():
+    import io
+
+    from PIL import Image
+
+    person = expert()
+    draft = services.credential_create(
+        expert=person,
+        data={"kind": "degree", "title": "MD", "issuer": "Uni", "domains": [ef.domain()]},
+    )
+    huge_page = io.BytesIO()
+    Image.new("RGB", (200, 200), "white").save(huge_page, format="PDF", resolution=1.0)
+    bomb = io.BytesIO()
+    Image.new("1", (7000, 7000)).save(bomb, format="PNG")
+
+    with pytest.raises(InvalidInput, match="larger than A0"):
+        services.document_add(
+            expert=person, credential_id=draft.pk, name="a.pdf", data=huge_page.getvalue()
+        )
+    with pytest.raises(InvalidInput, match="too many pixels"):
+        services.document_add(
+            expert=person, credential_id=draft.pk, name="b.png", data=bomb.getvalue()
+        )
+
+    assert not CredentialDocument.objects.exists()
+
+
+def test_previews_are_capped_in_size():
+    from experts.documents import PREVIEW_MAX_SIDE, render_page_png
+
+    png = render_page_png(data=ef.pdf_bytes(), content_type="application/pdf", page=0)
+
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as image:
+        assert max(image.size) <= PREVIEW_MAX_SIDE
+
+
+def test_staff_never_take_tests_and_the_pass_mark_is_exact():
+    reviewer, _ = staff_user()
+    reviewer.role = "expert"  # even a staff member holding an expert role
+    test = ef.qualification_test()
+    with pytest.raises(PermissionDenied, match="not staff"):
+        services.attempt_start(expert=reviewer, test_id=test.pk)
+
+    person = expert()
+    strict = ef.qualification_test(on=ef.domain("law-contracts"))
+    type(strict).objects.filter(pk=strict.pk).update(pass_mark_percent=51)
+    answers = ef.right_answers(strict)
+    first_question = next(iter(answers))
+    answers[first_question] = "0"  # one of two wrong: exactly 50%
+    attempt = services.attempt_start(expert=person, test_id=strict.pk)
+    scored = services.attempt_submit(expert=person, attempt_id=attempt.pk, answers=answers)
+
+    assert (scored.score_percent, scored.status) == (50, AttemptStatus.FAILED)
+
+
+def test_the_cooldown_counts_per_domain_and_published_tests_with_attempts_are_frozen():
+    person = expert()
+    first = ef.qualification_test()
+    second = ef.qualification_test()  # same domain
+    ef.pass_test(person, first)
+
+    with pytest.raises(Conflict, match="again from"):
+        services.attempt_start(expert=person, test_id=second.pk)
+    with pytest.raises(Conflict, match="Create a new version"):
+        services.question_add(
+            staff=first.created_by, test_id=first.pk, kind="short_answer", prompt="More?"
+        )
+
+
+def test_a_decision_from_the_queue_audits_the_claim_and_the_decision():
+    reviewer, _ = staff_user()
+    submitted = ef.credential(expert(), submit=True)
+
+    services.credential_verify(staff=reviewer, credential_id=submitted.pk)
+
+    events = list(
+        AuditEvent.objects.filter(target_id=str(submitted.pk), actor=reviewer)
+        .order_by("id")
+        .values_list("action", "before", "after")
+    )
+    assert events[0][:2] == ("credential.start_review", {"status": "submitted"})
+    assert events[1][0] == "credential.verified"
+    assert events[1][1] == {"status": "in_review"}
+
+
+def test_vetting_for_a_top_level_field_needs_a_credential_for_it():
+    person = expert()
+    medicine = ef.domain("medicine")
+    ef.verified_credential(person, domains=[ef.domain("law-contracts")])
+    ef.pass_test(person, ef.qualification_test(on=medicine))
+
+    assert not selectors.is_vetted_for_domain(expert=person, domain=medicine)
+    assert list(selectors.experts_vetted_for_domain(domain=medicine)) == []
+    assert list(selectors.vetted_domains_of_expert(expert=person)) == []
+
+
+def test_an_expired_credential_can_be_renewed_while_it_waits_in_the_queue():
+    person = expert()
+    today = timezone.localdate()
+    verified = ef.verified_credential(person, expires_on=today + timedelta(days=5))
+    with pytest.raises(Conflict):
+        services.document_add(
+            expert=person, credential_id=verified.pk, name="new.pdf", data=ef.pdf_bytes("gray")
+        )
+    Credential.objects.filter(pk=verified.pk).update(expires_on=today - timedelta(days=1))
+    services.credentials_review_expired()
+
+    services.document_add(
+        expert=person, credential_id=verified.pk, name="renewal.pdf", data=ef.pdf_bytes("gray")
+    )
+    renewed = services.credential_update(
+        expert=person,
+        credential_id=verified.pk,
+        data={
+            "kind": verified.kind,
+            "title": verified.title,
+            "issuer": verified.issuer,
+            "issued_on": verified.issued_on,
+            "expires_on": today + timedelta(days=365),
+            "domains": [ef.domain()],
+        },
+    )
+
+    assert renewed.status == CredentialStatus.SUBMITTED
+    assert renewed.expires_on == today + timedelta(days=365)
+    assert renewed.documents.count() == 2

@@ -142,9 +142,10 @@ def test_edit_a_draft(client):
     assert [d.slug for d in draft.domains.all()] == ["medicine"]
 
 
-def test_a_submitted_credential_cannot_be_edited(client):
+def test_a_credential_in_review_cannot_be_edited(client):
     person = expert()
     submitted = ef.credential(person, submit=True)
+    services.credential_start_review(staff=staff_user()[0], credential_id=submitted.pk)
     client.force_login(person)
     url = reverse("experts:credential_edit", args=[submitted.pk])
 
@@ -153,7 +154,7 @@ def test_a_submitted_credential_cannot_be_edited(client):
         (reverse("experts:credential_detail", args=[submitted.pk]), 302)
     ]
     assert (
-        "This credential is submitted; it can only be edited while it is a draft"
+        "This credential is in review; it can only be edited while it is a draft"
         in (messages_of(response)[0])
     )
     assert "Edit the claim" not in response.content.decode()
@@ -164,14 +165,16 @@ def test_a_submitted_credential_cannot_be_edited(client):
     assert "can only be edited while" in messages_of(response)[0]
     submitted.refresh_from_db()
     assert submitted.title == "Board certified in radiology"
-    assert submitted.status == CredentialStatus.SUBMITTED
+    assert submitted.status == CredentialStatus.IN_REVIEW
     assert not AuditEvent.objects.filter(action="credential.update").exists()
 
     # Nor can documents be added to it or resubmitted.
     response = upload(client, submitted)
     assert submitted.documents.count() == 1
-    response = client.post(reverse("experts:credential_submit", args=[submitted.pk]))
+    response = client.post(reverse("experts:credential_submit", args=[submitted.pk]), follow=True)
     assert "cannot become submitted" in response.content.decode()
+    submitted.refresh_from_db()
+    assert submitted.status == CredentialStatus.IN_REVIEW
 
 
 def test_answer_the_reviewer_and_resubmit(client):
@@ -291,9 +294,10 @@ def test_remove_a_document_while_editable(client):
     assert not draft.documents.exists()
 
 
-def test_a_document_of_a_submitted_credential_cannot_be_removed(client):
+def test_a_document_of_a_credential_in_review_cannot_be_removed(client):
     person = expert()
     submitted = ef.credential(person, submit=True)
+    services.credential_start_review(staff=staff_user()[0], credential_id=submitted.pk)
     document = submitted.documents.get()
     client.force_login(person)
 

@@ -176,8 +176,8 @@ def test_an_oversized_upload_gets_the_limit_and_stores_nothing(client, storage):
 
     assert response.status_code == 200
     assert messages_of(response) == [
-        "“scan.pdf” is 12.0 MB; the limit is 10 MB. Scan at a lower resolution or split it "
-        "into several files."
+        "The file was not uploaded: it is larger than the 10 MB limit. Scan at a lower "
+        "resolution or split it."
     ]
     assert not CredentialDocument.objects.exists()
     assert stored_files(storage) == []
@@ -342,3 +342,20 @@ def test_odd_display_names_are_quoted_safely_in_the_header(client, storage):
 
     assert response["Content-Disposition"].startswith("attachment; filename*=utf-8''")
     assert "\n" not in response["Content-Disposition"]
+
+
+def test_the_upload_handler_stops_reading_past_the_cap(rf, settings):
+    from django.core.files.uploadhandler import StopUpload
+
+    from marketplace.uploads import CappedUploadHandler
+
+    settings.MAX_UPLOAD_SIZE = 100
+    request = rf.post("/")
+    handler = CappedUploadHandler(request)
+    handler.new_file("file", "big.pdf", "application/pdf", 1000)
+
+    assert handler.receive_data_chunk(b"x" * 60, 0) == b"x" * 60
+    with pytest.raises(StopUpload):
+        handler.receive_data_chunk(b"x" * 60, 60)
+
+    assert request.upload_too_large is True

@@ -221,3 +221,19 @@ def test_seed_demo_is_idempotent(settings):
     assert roles["owner@acme.example"] == MembershipRole.OWNER
     assert roles["viewer@acme.example"] == MembershipRole.VIEWER
     assert AuditEvent.objects.filter(action="organization.create").count() == 1
+
+
+def test_fast_select_escapes_and_marks_the_selection():
+    from marketplace.widgets import FastSelect
+
+    widget = FastSelect(choices=[("", "Pick"), ("Group <b>", [("a", "A & B"), ("b", "<i>")])])
+
+    html = widget.render("field", "a", attrs={"id": "id_field", "required": True})
+
+    opening, rest = html.split(">", 1)
+    assert set(opening.split()) == {"<select", 'id="id_field"', "required", 'name="field"'}
+    assert rest == (
+        '<option value="">Pick</option>'
+        '<optgroup label="Group &lt;b&gt;"><option value="a" selected>A &amp; B</option>'
+        '<option value="b">&lt;i&gt;</option></optgroup></select>'
+    )
