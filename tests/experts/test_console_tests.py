@@ -18,7 +18,7 @@ from experts.models import (
 from experts.states import AttemptStatus, QuestionKind
 from marketplace.models import AuditEvent, Notification, User
 from tests.experts import factories as ef
-from tests.factories import expert, log_in_staff, staff_user
+from tests.factories import expert, lab_user, log_in_staff, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -405,3 +405,15 @@ def test_an_attempt_graded_meanwhile_is_not_graded_twice(client, vetter):
     )
     assert Answer.objects.get(pk=answer.pk).points_awarded == 2
     assert "graded by" in client.get(response.url).text
+
+
+def test_the_answer_key_is_not_reachable_outside_staff_with_mfa(client):
+    test = ef.qualification_test(written=True)
+    url = reverse("vetting:test_detail", args=[test.pk])
+    staff_without_mfa, _ = staff_user()
+
+    for user in (expert(), lab_user(), staff_without_mfa):
+        client.force_login(user)
+        response = client.get(url)
+        assert response.status_code in (302, 404)
+        assert "Pneumothorax" not in response.content.decode()

@@ -403,3 +403,31 @@ def test_an_expired_credential_can_be_renewed_while_it_waits_in_the_queue():
     assert renewed.status == CredentialStatus.SUBMITTED
     assert renewed.expires_on == today + timedelta(days=365)
     assert renewed.documents.count() == 2
+
+
+@pytest.mark.parametrize(
+    ("days_left", "warned", "expired"),
+    [(31, False, False), (30, True, False), (0, True, False), (-1, False, True)],
+)
+def test_expiry_job_boundaries(days_left, warned, expired):
+    person = expert()
+    radiology = ef.domain()
+    ef.pass_test(person, ef.qualification_test(on=radiology))
+    credential = ef.verified_credential(person, domains=[radiology])
+    today = timezone.localdate()
+    Credential.objects.filter(pk=credential.pk).update(expires_on=today + timedelta(days_left))
+
+    assert services.credentials_warn_expiring() == int(warned)
+    assert services.credentials_review_expired() == int(expired)
+
+    credential.refresh_from_db()
+    assert credential.status == (
+        CredentialStatus.SUBMITTED if expired else CredentialStatus.VERIFIED
+    )
+    assert selectors.is_vetted_for_domain(expert=person, domain=radiology) is not expired
+    assert (
+        AuditEvent.objects.filter(
+            action="credential.expired", target_id=str(credential.pk)
+        ).exists()
+        is expired
+    )

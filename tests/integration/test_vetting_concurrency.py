@@ -62,3 +62,24 @@ def test_only_one_of_two_simultaneous_reviewers_gets_the_credential():
         target_id=str(submitted.pk), action__in=["credential.verified", "credential.rejected"]
     )
     assert decisions.count() == 1
+
+
+def test_two_simultaneous_claims_leave_one_reviewer():
+    first, _ = staff_user()
+    second, _ = staff_user()
+    submitted = ef.credential(expert(), submit=True)
+
+    outcomes = _race(
+        lambda: services.credential_start_review(staff=first, credential_id=submitted.pk),
+        lambda: services.credential_start_review(staff=second, credential_id=submitted.pk),
+    )
+
+    winners = [o for o in outcomes if isinstance(o, Credential)]
+    assert len(winners) == 1, outcomes
+    assert any(isinstance(o, Conflict) for o in outcomes)
+    final = Credential.objects.get(pk=submitted.pk)
+    assert (final.status, final.reviewer_id) == (CredentialStatus.IN_REVIEW, winners[0].reviewer_id)
+    claims = AuditEvent.objects.filter(
+        target_id=str(submitted.pk), action="credential.start_review"
+    )
+    assert claims.count() == 1
