@@ -42,14 +42,26 @@ def _isolated_environment(settings):
     cache.clear()
 
 
+def require_services(*, postgres: bool = False, redis: bool = False, chromium: bool = False):
+    """Fail, never skip, when a real service a test needs is missing: a skip would hide a
+    missing install step. `make test` provides all of them; select around them locally with
+    ``-m "not postgres and not celery and not e2e"``."""
+    if postgres and connection.vendor != "postgresql":
+        pytest.fail("needs PostgreSQL: set DATABASE_URL (make test does)")
+    if redis and not os.environ.get("REDIS_URL"):
+        pytest.fail("needs Redis and a Celery worker: set REDIS_URL (make test does)")
+    if chromium and not shutil.which(CHROMIUM):
+        pytest.fail(f"needs Chromium at {CHROMIUM} (make test installs it)")
+
+
 @pytest.fixture(autouse=True)
 def _real_services(request):
-    if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: set DATABASE_URL (make test does)")
-    if request.node.get_closest_marker("celery") and not os.environ.get("REDIS_URL"):
-        pytest.skip("needs Redis and a Celery worker: set REDIS_URL (make test does)")
-    if request.node.get_closest_marker("e2e") and not shutil.which(CHROMIUM):
-        pytest.skip(f"needs Chromium at {CHROMIUM} (make test installs it)")
+    marked = request.node.get_closest_marker
+    require_services(
+        postgres=marked("postgres") is not None,
+        redis=marked("celery") is not None,
+        chromium=marked("e2e") is not None,
+    )
 
 
 @pytest.fixture(autouse=True)

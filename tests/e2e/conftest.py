@@ -8,7 +8,6 @@ violation. Screenshots go to test-results/e2e/ (CI keeps that directory as an ar
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Error, Page, expect, sync_playwright
 
-from tests.conftest import phase_failed
+from tests.conftest import phase_failed, require_services
 from tests.factories import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
@@ -82,8 +81,7 @@ def browser() -> Iterator[Browser]:
     process, it would leak into subprocesses such as ``manage.py check --deploy``, which
     rightly warns about it.
     """
-    if not shutil.which(CHROMIUM):
-        pytest.skip(f"needs Chromium at {CHROMIUM} (make test installs it)")
+    require_services(chromium=True)
     with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
         patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         browser = playwright.chromium.launch(

@@ -24,7 +24,7 @@ from marketplace import services
 from marketplace.celery import app as celery_app
 from marketplace.models import Notification
 from marketplace.tasks import send_notification_email
-from tests.conftest import phase_failed
+from tests.conftest import phase_failed, require_services
 from tests.factories import expert
 
 pytestmark = [pytest.mark.postgres, pytest.mark.celery]
@@ -94,10 +94,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="module")
 def celery_worker(django_db_setup, tmp_path_factory) -> Iterator[Worker]:
     """One worker process per module, consuming a queue no other worker or run shares."""
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: set DATABASE_URL (make test does)")
-    if not os.environ.get("REDIS_URL"):
-        pytest.skip("needs Redis and a Celery worker: set REDIS_URL (make test does)")
+    require_services(postgres=True, redis=True)
 
     queue = f"test-{uuid.uuid4().hex}"
     base = tmp_path_factory.mktemp("celery-worker")
