@@ -272,6 +272,13 @@ def credential_release_review(*, staff: User, credential_id: int) -> Credential:
     return credential
 
 
+# Decisions the expert must be told the reason for, with the prompt when it is missing.
+MESSAGE_REQUIRED: dict[str, str] = {
+    CredentialStatus.REJECTED: "Give the expert the reason for the rejection.",
+    CredentialStatus.NEEDS_INFO: "Tell the expert what information you need.",
+}
+
+
 def _decide(
     *,
     staff: User,
@@ -281,6 +288,9 @@ def _decide(
     expected_version: str | None,
     ip_address: str | None,
 ) -> Credential:
+    message = message.strip()
+    if to in MESSAGE_REQUIRED and not message:
+        raise InvalidInput(MESSAGE_REQUIRED[to], field="message")
     with transaction.atomic():
         credential = _lock_for_staff(staff, credential_id)
         if expected_version is not None and expected_version != credential_version(credential):
@@ -360,7 +370,7 @@ def credential_verify(
         staff=staff,
         credential_id=credential_id,
         to=CredentialStatus.VERIFIED,
-        message=message.strip(),
+        message=message,
         expected_version=expected_version,
         ip_address=ip_address,
     )
@@ -374,13 +384,11 @@ def credential_reject(
     expected_version: str | None = None,
     ip_address: str | None = None,
 ) -> Credential:
-    if not reason.strip():
-        raise InvalidInput("Give the expert the reason for the rejection.", field="message")
     return _decide(
         staff=staff,
         credential_id=credential_id,
         to=CredentialStatus.REJECTED,
-        message=reason.strip(),
+        message=reason,
         expected_version=expected_version,
         ip_address=ip_address,
     )
@@ -394,13 +402,11 @@ def credential_request_info(
     expected_version: str | None = None,
     ip_address: str | None = None,
 ) -> Credential:
-    if not message.strip():
-        raise InvalidInput("Tell the expert what information you need.", field="message")
     return _decide(
         staff=staff,
         credential_id=credential_id,
         to=CredentialStatus.NEEDS_INFO,
-        message=message.strip(),
+        message=message,
         expected_version=expected_version,
         ip_address=ip_address,
     )
