@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
+from marketplace.errors import NotFound
 from marketplace.models import User
 
 STAFF_PATH_PREFIXES = ("/staff/", "/admin/")
@@ -56,3 +57,18 @@ class StaffMFARequiredMiddleware:
                 messages.info(request, "Confirm it's you with your authenticator code.")
                 return redirect(f"{reverse('mfa_reauthenticate')}?next={request.path}")
         return self.get_response(request)
+
+
+class NotFoundMiddleware:
+    """Answer 404 for a domain NotFound that a view lets through: selectors and services raise
+    it for anything outside the caller's scope, so views need no try/except to say so."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> None:
+        if isinstance(exception, NotFound):
+            raise Http404() from exception

@@ -66,6 +66,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "marketplace.middleware.StaffMFARequiredMiddleware",
+    "marketplace.middleware.NotFoundMiddleware",
 ]
 
 ROOT_URLCONF = "marketplace.urls"

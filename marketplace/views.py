@@ -40,10 +40,7 @@ def client_ip(request: HttpRequest) -> str | None:
 
 
 def _membership_or_404(request: AuthenticatedHttpRequest, slug: str) -> Membership:
-    try:
-        return selectors.membership_for_user(user=request.user, organization_slug=slug)
-    except NotFound:
-        raise Http404() from None
+    return selectors.membership_for_user(user=request.user, organization_slug=slug)
 
 
 def _report(request: HttpRequest, error: DomainError) -> None:
@@ -257,10 +254,7 @@ def lab_member_remove(request: AuthenticatedHttpRequest, slug: str, member_id: i
 @require_http_methods(["GET", "POST"])
 def lab_invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     """Show an invitation and let the invited person join. Unknown tokens answer 404."""
-    try:
-        invitation = services.invitation_for_token(token=token)
-    except NotFound:
-        raise Http404() from None
+    invitation = services.invitation_for_token(token=token)
     if request.method == "POST":
         if not request.user.is_authenticated:
             return redirect(f"{reverse('account_login')}?next={request.path}")
@@ -363,12 +357,9 @@ def notification_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def notification_read(request: AuthenticatedHttpRequest, notification_id: int) -> HttpResponse:
-    try:
-        notification = selectors.notification_for_user(
-            user=request.user, notification_id=notification_id
-        )
-    except NotFound:
-        raise Http404() from None
+    notification = selectors.notification_for_user(
+        user=request.user, notification_id=notification_id
+    )
     services.notification_mark_read(user=request.user, notification=notification)
     if request.htmx:
         # The row swaps in place; the navigation's unread badge updates out of band.

@@ -102,10 +102,7 @@ def queue(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 
 def _credential_or_404(request: AuthenticatedHttpRequest, pk: int) -> Credential:
-    try:
-        return selectors.credential_for_staff(staff=request.user, credential_id=pk)
-    except NotFound:
-        raise Http404() from None
+    return selectors.credential_for_staff(staff=request.user, credential_id=pk)
 
 
 def _render_review(
@@ -256,10 +253,7 @@ def test_create(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 
 def _test_or_404(request: AuthenticatedHttpRequest, pk: int) -> QualificationTest:
-    try:
-        return console.test_for_staff(staff=request.user, test_id=pk)
-    except NotFound:
-        raise Http404() from None
+    return console.test_for_staff(staff=request.user, test_id=pk)
 
 
 def _render_test(
@@ -410,10 +404,7 @@ def _render_grade(
 @require_http_methods(["GET", "POST"])
 def grade(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Award points to each written answer next to the reference answer."""
-    try:
-        attempt = console.attempt_for_grading(staff=request.user, attempt_id=pk)
-    except NotFound:
-        raise Http404() from None
+    attempt = console.attempt_for_grading(staff=request.user, attempt_id=pk)
     if request.method == "GET":
         return _render_grade(request, attempt)
     to_grade = [answer for answer in attempt.answers.all() if answer.points_awarded is None]

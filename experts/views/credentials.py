@@ -59,10 +59,7 @@ def login_or_404(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
 
 def _own_credential(request: AuthenticatedHttpRequest, pk: int) -> Credential:
     require_expert(request)
-    try:
-        return selectors.credential_page_for_expert(expert=request.user, credential_id=pk)
-    except NotFound:
-        raise Http404() from None
+    return selectors.credential_page_for_expert(expert=request.user, credential_id=pk)
 
 
 def _domain_picker(groups: list[DomainGroup], selected: set[str]) -> list[dict[str, Any]]:
@@ -297,10 +294,7 @@ def _viewable_document(request: HttpRequest, pk: int) -> CredentialDocument:
     user = request.user
     if not isinstance(user, User):
         raise Http404()
-    try:
-        document = selectors.document_for_viewer(user=user, document_id=pk)
-    except NotFound:
-        raise Http404() from None
+    document = selectors.document_for_viewer(user=user, document_id=pk)
     if document.credential.expert_id != user.pk and not _staff_with_second_factor(request, user):
         raise Http404()
     return document

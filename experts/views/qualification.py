@@ -46,10 +46,7 @@ def _require_expert(request: AuthenticatedHttpRequest) -> User:
 
 
 def _attempt_or_404(expert: User, attempt_id: int) -> TestAttempt:
-    try:
-        return selectors.attempt_for_expert(expert=expert, attempt_id=attempt_id)
-    except NotFound:
-        raise Http404() from None
+    return selectors.attempt_for_expert(expert=expert, attempt_id=attempt_id)
 
 
 # Private reads (candidates for experts/selectors.py) -----------------------------------------
