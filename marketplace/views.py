@@ -212,6 +212,12 @@ def lab_member_role(request: AuthenticatedHttpRequest, slug: str, member_id: int
     return redirect("lab_members", slug)
 
 
+def _welcome(request: HttpRequest, joined: Membership) -> HttpResponse:
+    role = joined.get_role_display().lower()
+    messages.success(request, f"Welcome to {joined.organization.name}. You are a {role}.")
+    return redirect("lab_dashboard", joined.organization.slug)
+
+
 @login_required
 @require_POST
 def lab_invitation_accept_pending(
@@ -225,11 +231,7 @@ def lab_invitation_accept_pending(
     except DomainError as error:
         _report(request, error)
         return redirect("lab_home")
-    messages.success(
-        request,
-        f"Welcome to {joined.organization.name}. You are a {joined.get_role_display().lower()}.",
-    )
-    return redirect("lab_dashboard", joined.organization.slug)
+    return _welcome(request, joined)
 
 
 @login_required
@@ -265,12 +267,7 @@ def lab_invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         except DomainError as error:
             _report(request, error)
         else:
-            messages.success(
-                request,
-                f"Welcome to {joined.organization.name}. You are a "
-                f"{joined.get_role_display().lower()}.",
-            )
-            return redirect("lab_dashboard", joined.organization.slug)
+            return _welcome(request, joined)
     context = {
         "invitation": invitation,
         "usable": invitation.status == InvitationStatus.PENDING and not invitation.is_expired(),
