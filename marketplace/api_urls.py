@@ -8,4 +8,5 @@ urlpatterns = [
     path("organizations/", api.OrganizationListView.as_view(), name="organization-list"),
     path("notifications/", api.NotificationListView.as_view(), name="notification-list"),
     path("experts/", include("experts.api_urls")),
+    path("", include("projects.api_urls")),
 ]

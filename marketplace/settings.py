@@ -195,6 +195,20 @@ STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
 PAYMENTS_PROVIDER = env("PAYMENTS_PROVIDER", default="stripe" if STRIPE_SECRET_KEY else "offline")
+# The platform's fee, charged to the lab on top of what experts earn (whole percent).
+PLATFORM_FEE_PERCENT = env.int("PLATFORM_FEE_PERCENT", default=20)
+
+# Task imports: files up to 200 MB are streamed by a Celery task; the report keeps at most
+# this many problems (the count covers them all).
+MAX_TASK_IMPORT_SIZE = env.int("MAX_TASK_IMPORT_SIZE", default=200 * 1024 * 1024)
+MAX_IMPORT_REPORT_PROBLEMS = 1000
+# Tasks sent in one API request body (larger sets go as files or several batches).
+MAX_TASKS_PER_API_BATCH = 1000
+# Outgoing webhooks: attempts before a delivery is marked failed, and whether endpoints may
+# resolve to private or loopback addresses (only for local development and tests).
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+WEBHOOK_TIMEOUT_SECONDS = 10
+WEBHOOK_ALLOW_PRIVATE_HOSTS = env.bool("WEBHOOK_ALLOW_PRIVATE_HOSTS", default=DEBUG)
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
@@ -220,7 +234,8 @@ STORAGES = {
     },
 }
 
-# Uploads: requests and in-memory files are capped; documents have their own 10 MB cap.
+# Uploads: requests and in-memory files are capped; documents have their own 10 MB cap and
+# task imports their own 200 MB cap (MAX_TASK_IMPORT_SIZE, below).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
@@ -228,6 +243,10 @@ MAX_DOCUMENT_UPLOAD_SIZE = 10 * 1024 * 1024
 # No uploaded file is read past this size (see marketplace/uploads.py); keep nginx's
 # client_max_body_size just above it.
 MAX_UPLOAD_SIZE = MAX_DOCUMENT_UPLOAD_SIZE + 1024
+# Task-import endpoints take files up to MAX_TASK_IMPORT_SIZE instead.
+LARGE_UPLOAD_PATH_PATTERN = (
+    r"^/(labs/[-\w]+/projects/[-\w]+/imports/|api/v1/projects/[-\w]+/(tasks|gold)/)"
+)
 FILE_UPLOAD_HANDLERS = [
     "marketplace.uploads.CappedUploadHandler",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",

@@ -6,6 +6,7 @@ could look at its size. The view learns of the refusal from ``request.upload_too
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.conf import settings
@@ -16,6 +17,12 @@ class CappedUploadHandler(FileUploadHandler):
     def __init__(self, request: Any = None) -> None:
         super().__init__(request)
         self.received = 0
+        path = getattr(request, "path_info", "") or ""
+        self.limit = (
+            settings.MAX_TASK_IMPORT_SIZE + 1024
+            if re.match(settings.LARGE_UPLOAD_PATH_PATTERN, path)
+            else settings.MAX_UPLOAD_SIZE
+        )
 
     def new_file(self, *args: Any, **kwargs: Any) -> None:
         super().new_file(*args, **kwargs)
@@ -23,7 +30,7 @@ class CappedUploadHandler(FileUploadHandler):
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
         self.received += len(raw_data)
-        if self.received > settings.MAX_UPLOAD_SIZE:
+        if self.received > self.limit:
             if self.request is not None:
                 self.request.upload_too_large = True  # type: ignore[attr-defined]
             # Read and discard the rest of the body rather than dropping the connection, so

@@ -25,6 +25,7 @@ urlpatterns = [
     path("expert/", include("experts.urls")),
     path("labs/", views.lab_home, name="lab_home"),
     path("labs/<slug:slug>/", views.lab_dashboard, name="lab_dashboard"),
+    path("labs/<slug:slug>/projects/", include("projects.urls")),
     path("labs/<slug:slug>/members/", views.lab_members, name="lab_members"),
     path("labs/<slug:slug>/members/invite/", views.lab_invite, name="lab_invite"),
     path(

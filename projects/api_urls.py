@@ -1,0 +1,3 @@
+"""Lab REST API for projects, under /api/v1/."""
+
+urlpatterns: list = []

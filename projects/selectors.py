@@ -1,0 +1,293 @@
+"""Reads about projects, scoped to the caller. Anything outside the scope raises NotFound."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
+
+from marketplace.errors import NotFound
+from marketplace.models import Membership, User
+from projects.access import LabActor
+from projects.models import (
+    GuidelineAcknowledgement,
+    GuidelineVersion,
+    Project,
+    ProjectFunding,
+    Task,
+    TaskImport,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from projects.pricing import cost_with_fee_cents
+from projects.states import AnnotationStatus, ProjectStatus, TaskStatus
+
+
+def _as_uuid(value: Any) -> uuid.UUID:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise NotFound() from None
+
+
+# Projects --------------------------------------------------------------------------------
+
+
+def projects_for_actor(*, actor: LabActor, status: str | None = None) -> QuerySet[Project]:
+    """The organisation's projects, newest first, with their task counts."""
+    projects = (
+        Project.objects.filter(organization=actor.organization)
+        .select_related("domain", "domain__parent")
+        .annotate(
+            task_count=Count("tasks", filter=Q(tasks__is_gold=False)),
+            gold_count=Count("tasks", filter=Q(tasks__is_gold=True)),
+        )
+        .order_by("-created_at", "-id")
+    )
+    if status:
+        projects = projects.filter(status=status)
+    return projects
+
+
+def project_for_actor(*, actor: LabActor, project_id: Any) -> Project:
+    """The project, if it belongs to the actor's organisation."""
+    try:
+        return Project.objects.select_related(
+            "organization", "domain", "domain__parent", "created_by"
+        ).get(public_id=_as_uuid(project_id), organization=actor.organization)
+    except Project.DoesNotExist:
+        raise NotFound() from None
+
+
+def project_for_user(*, user: User, project_id: Any) -> tuple[Project, LabActor]:
+    """The project and the user's standing in its organisation (API sessions, any lab)."""
+    if not user.is_authenticated:
+        raise NotFound()
+    try:
+        project = Project.objects.select_related(
+            "organization", "domain", "domain__parent", "created_by"
+        ).get(public_id=_as_uuid(project_id))
+        membership = Membership.objects.get(user=user, organization_id=project.organization_id)
+    except (Project.DoesNotExist, Membership.DoesNotExist):
+        raise NotFound() from None
+    actor = LabActor(
+        organization=project.organization, user=user, api_key=None, role=membership.role
+    )
+    return project, actor
+
+
+def project_active_count(*, actor: LabActor) -> int:
+    return Project.objects.filter(
+        organization=actor.organization, status=ProjectStatus.ACTIVE
+    ).count()
+
+
+# Guidelines ------------------------------------------------------------------------------
+
+
+def project_guidelines(*, project: Project) -> GuidelineVersion | None:
+    """The current version, or None before the first one."""
+    if not project.guidelines_version:
+        return None
+    return GuidelineVersion.objects.filter(
+        project=project, number=project.guidelines_version
+    ).first()
+
+
+def project_guideline_versions(*, project: Project) -> QuerySet[GuidelineVersion]:
+    return GuidelineVersion.objects.filter(project=project).select_related("created_by")
+
+
+def guidelines_acknowledgement_required(*, expert: User, project: Project) -> bool:
+    """True when a material change came after what the expert last acknowledged."""
+    if not project.guidelines_version:
+        return False
+    acknowledged = (
+        GuidelineAcknowledgement.objects.filter(project=project, expert=expert)
+        .values_list("version", flat=True)
+        .first()
+    )
+    if acknowledged is None:
+        return True
+    return acknowledged < project.material_guidelines_version
+
+
+def experts_on_project(*, project: Project) -> QuerySet[User]:
+    """Experts who have worked on the project (assignments extend this with invitations)."""
+    return User.objects.filter(annotations__project=project).distinct()
+
+
+# Tasks -----------------------------------------------------------------------------------
+
+
+def project_tasks(
+    *,
+    project: Project,
+    status: str | None = None,
+    is_gold: bool | None = None,
+    external_id: str | None = None,
+) -> QuerySet[Task]:
+    """The project's tasks in import order, filtered. Never includes gold answers."""
+    tasks = Task.objects.filter(project=project).order_by("id")
+    if status:
+        tasks = tasks.filter(status=status)
+    if is_gold is not None:
+        tasks = tasks.filter(is_gold=is_gold)
+    if external_id:
+        tasks = tasks.filter(external_id__startswith=external_id)
+    return tasks
+
+
+def task_for_project(*, project: Project, task_id: int) -> Task:
+    try:
+        return Task.objects.select_related("gold_answer").get(project=project, pk=task_id)
+    except Task.DoesNotExist:
+        raise NotFound() from None
+
+
+def task_by_external_id(*, project: Project, external_id: str) -> Task:
+    try:
+        return Task.objects.select_related("gold_answer").get(
+            project=project, external_id=external_id
+        )
+    except Task.DoesNotExist:
+        raise NotFound() from None
+
+
+def project_gold_tasks(*, project: Project) -> QuerySet[Task]:
+    return (
+        Task.objects.filter(project=project, is_gold=True)
+        .select_related("gold_answer")
+        .order_by("id")
+    )
+
+
+# Imports ---------------------------------------------------------------------------------
+
+
+def project_imports(*, project: Project) -> QuerySet[TaskImport]:
+    return TaskImport.objects.filter(project=project).select_related("created_by")
+
+
+def import_for_project(*, project: Project, import_id: Any) -> TaskImport:
+    try:
+        return TaskImport.objects.select_related("created_by").get(
+            project=project, public_id=_as_uuid(import_id)
+        )
+    except TaskImport.DoesNotExist:
+        raise NotFound() from None
+
+
+# Progress and money ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExpertProgress:
+    expert_id: int
+    name: str
+    annotations: int
+
+
+@dataclass(frozen=True)
+class ProjectProgress:
+    task_count: int
+    gold_count: int
+    completed_tasks: int
+    annotations_needed: int
+    annotations_done: int
+    cost_so_far_cents: int
+    required_funds_cents: int
+    funded_cents: int
+    remaining_budget_cents: int
+    experts: list[ExpertProgress]
+
+    @property
+    def percent_done(self) -> int:
+        if not self.annotations_needed:
+            return 0
+        return min(100, self.annotations_done * 100 // self.annotations_needed)
+
+    @property
+    def shortfall_cents(self) -> int:
+        return max(0, self.required_funds_cents - self.funded_cents)
+
+
+def required_funds_cents(*, project: Project, task_count: int) -> int:
+    """What ``task_count`` regular tasks cost at the project's overlap and price, with fee."""
+    return cost_with_fee_cents(
+        annotations=task_count * project.overlap, price_cents=project.price_per_annotation_cents
+    )
+
+
+def project_progress(*, project: Project) -> ProjectProgress:
+    """Counts, money and per-expert progress in three queries whatever the project's size."""
+    tasks = Task.objects.filter(project=project).aggregate(
+        task_count=Count("id", filter=Q(is_gold=False)),
+        gold_count=Count("id", filter=Q(is_gold=True)),
+        completed=Count("id", filter=Q(is_gold=False, status=TaskStatus.COMPLETED)),
+        done=Coalesce(Sum("annotation_count", filter=Q(is_gold=False)), 0),
+    )
+    billable = project.annotations.exclude(status=AnnotationStatus.REJECTED).count()
+    per_expert = (
+        project.annotations.values("expert_id", "expert__full_name", "expert__email")
+        .annotate(n=Count("id"))
+        .order_by("-n", "expert_id")[:50]
+    )
+    experts = [
+        ExpertProgress(
+            expert_id=row["expert_id"],
+            name=row["expert__full_name"] or row["expert__email"],
+            annotations=row["n"],
+        )
+        for row in per_expert
+    ]
+    cost = cost_with_fee_cents(annotations=billable, price_cents=project.price_per_annotation_cents)
+    funded = project.funded_cents
+    return ProjectProgress(
+        task_count=tasks["task_count"],
+        gold_count=tasks["gold_count"],
+        completed_tasks=tasks["completed"],
+        annotations_needed=tasks["task_count"] * project.overlap,
+        annotations_done=tasks["done"],
+        cost_so_far_cents=cost,
+        required_funds_cents=required_funds_cents(project=project, task_count=tasks["task_count"]),
+        funded_cents=funded,
+        remaining_budget_cents=max(0, funded - cost),
+        experts=experts,
+    )
+
+
+def project_fundings(*, project: Project) -> QuerySet[ProjectFunding]:
+    return ProjectFunding.objects.filter(project=project).select_related("created_by")
+
+
+# Webhooks --------------------------------------------------------------------------------
+
+
+def webhook_endpoints_for_actor(*, actor: LabActor) -> QuerySet[WebhookEndpoint]:
+    return WebhookEndpoint.objects.filter(organization=actor.organization).order_by("created_at")
+
+
+def webhook_endpoint_for_actor(*, actor: LabActor, endpoint_id: Any) -> WebhookEndpoint:
+    try:
+        return WebhookEndpoint.objects.get(
+            organization=actor.organization, public_id=_as_uuid(endpoint_id)
+        )
+    except WebhookEndpoint.DoesNotExist:
+        raise NotFound() from None
+
+
+def webhook_deliveries_for_actor(
+    *, actor: LabActor, endpoint: WebhookEndpoint | None = None
+) -> QuerySet[WebhookDelivery]:
+    deliveries = WebhookDelivery.objects.filter(
+        endpoint__organization=actor.organization
+    ).select_related("endpoint")
+    if endpoint is not None:
+        deliveries = deliveries.filter(endpoint=endpoint)
+    return deliveries.order_by("-created_at", "-id")

@@ -1,0 +1,252 @@
+"""Project lifecycle: funding and the state machine (DESIGN.md, flow 2)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from marketplace.errors import Conflict, InvalidInput
+from marketplace.services import audit_record
+from payments.funding import funding_charge
+from projects.access import LabActor
+from projects.models import Project, ProjectFunding
+from projects.selectors import required_funds_cents
+from projects.services.projects import MAX_BUDGET_CENTS
+from projects.states import (
+    FUNDABLE_PROJECT_STATES,
+    ProjectStatus,
+    WebhookEvent,
+    project_can_transition,
+)
+
+# Funding ---------------------------------------------------------------------------------
+
+
+def project_fund(
+    *,
+    actor: LabActor,
+    project: Project,
+    amount_cents: int,
+    idempotency_key: str | None = None,
+    ip_address: str | None = None,
+) -> ProjectFunding:
+    """Charge the lab through the payment provider and credit the project; a draft becomes
+    funded. Repeating a call with the same idempotency key returns the first funding."""
+    actor.require_manager("fund projects")
+    if isinstance(amount_cents, bool) or not isinstance(amount_cents, int) or amount_cents <= 0:
+        raise InvalidInput("The amount must be a positive number of cents.", field="amount_cents")
+    if amount_cents > MAX_BUDGET_CENTS:
+        raise InvalidInput("The amount is too large.", field="amount_cents")
+    key = idempotency_key or uuid.uuid4().hex
+    if len(key) > 80:
+        raise InvalidInput(
+            "The idempotency key is too long (80 characters).", field="idempotency_key"
+        )
+    scoped_key = f"{actor.organization.pk}:{key}"
+    existing = ProjectFunding.objects.filter(idempotency_key=scoped_key).first()
+    if existing is not None:
+        if existing.project_id != project.pk or existing.amount_cents != amount_cents:
+            raise Conflict("This idempotency key was used for a different funding.")
+        return existing
+    try:
+        with transaction.atomic():
+            locked = Project.objects.select_for_update().get(pk=project.pk)
+            if locked.status not in FUNDABLE_PROJECT_STATES:
+                raise Conflict(
+                    f"A {locked.get_status_display().lower()} project cannot take more funds."
+                )
+            charge = funding_charge(
+                organization=actor.organization,
+                amount_cents=amount_cents,
+                currency=locked.currency,
+                idempotency_key=scoped_key,
+            )
+            funding = ProjectFunding.objects.create(
+                project=locked,
+                amount_cents=amount_cents,
+                currency=locked.currency,
+                provider=charge.provider,
+                reference=charge.reference,
+                idempotency_key=scoped_key,
+                created_by=actor.user,
+            )
+            before = locked.status
+            Project.objects.filter(pk=locked.pk).update(
+                funded_cents=F("funded_cents") + amount_cents
+            )
+            if locked.status == ProjectStatus.DRAFT:
+                Project.objects.filter(pk=locked.pk).update(status=ProjectStatus.FUNDED)
+            audit_record(
+                actor=actor.audit_user,
+                action="project.fund",
+                target=locked,
+                organization=actor.organization,
+                before={"status": before, "funded_cents": locked.funded_cents},
+                after={
+                    "amount_cents": amount_cents,
+                    "provider": charge.provider,
+                    "reference": charge.reference,
+                    **actor.via,
+                },
+                ip_address=ip_address,
+            )
+    except IntegrityError:
+        # A concurrent call with the same key won the race.
+        return ProjectFunding.objects.get(idempotency_key=scoped_key)
+    project.refresh_from_db()
+    return funding
+
+
+# States ----------------------------------------------------------------------------------
+
+# The past participle used in refusals ("A draft project cannot be paused.").
+_DONE = {
+    "activate": "activated",
+    "pause": "paused",
+    "resume": "resumed",
+    "complete": "completed",
+    "archive": "archived",
+}
+
+
+def _transition(
+    *,
+    actor: LabActor,
+    project: Project,
+    target: str,
+    verb: str,
+    ip_address: str | None,
+    guard: Callable[[Project], None] | None = None,
+) -> Project:
+    actor.require_manager(f"{verb} projects")
+    with transaction.atomic():
+        locked = Project.objects.select_for_update().get(pk=project.pk)
+        if not project_can_transition(locked.status, target):
+            raise Conflict(
+                f"A {locked.get_status_display().lower()} project cannot be {_DONE[verb]}."
+            )
+        if guard is not None:
+            guard(locked)
+        before = locked.status
+        locked.status = target
+        now = timezone.now()
+        if target == ProjectStatus.ACTIVE and locked.activated_at is None:
+            locked.activated_at = now
+        if target == ProjectStatus.COMPLETED:
+            locked.completed_at = now
+        locked.save(update_fields=["status", "activated_at", "completed_at", "updated_at"])
+        audit_record(
+            actor=actor.audit_user,
+            action=f"project.{verb}",
+            target=locked,
+            organization=actor.organization,
+            before={"status": before},
+            after={"status": target, **actor.via},
+            ip_address=ip_address,
+        )
+        if target == ProjectStatus.COMPLETED:
+            from projects.services.webhooks import webhook_event_emit
+
+            webhook_event_emit(
+                organization=actor.organization,
+                event=WebhookEvent.PROJECT_COMPLETED,
+                data={
+                    "project": str(locked.public_id),
+                    "title": locked.title,
+                    "completed_at": now.isoformat(),
+                },
+            )
+    project.refresh_from_db()
+    return project
+
+
+def activation_problems(*, project: Project) -> list[str]:
+    """What stands between the project and going live (empty when it may go live)."""
+    problems = []
+    task_count = project.tasks.filter(is_gold=False).count()
+    if not task_count:
+        problems.append("Import at least one task.")
+    if not project.guidelines_version:
+        problems.append("Write the guidelines.")
+    needed = required_funds_cents(project=project, task_count=task_count)
+    if project.funded_cents < needed:
+        problems.append(
+            f"Funds must cover {task_count:,} tasks × {project.overlap} annotations × price + "
+            f"fee: ${needed / 100:,.2f} needed, ${project.funded_cents / 100:,.2f} funded."
+        )
+    return problems
+
+
+def _require_ready(project: Project) -> None:
+    problems = activation_problems(project=project)
+    if problems:
+        raise Conflict(" ".join(problems))
+
+
+def project_activate(
+    *, actor: LabActor, project: Project, ip_address: str | None = None
+) -> Project:
+    """Go live: needs tasks, guidelines, and funds covering tasks × overlap × price + fee."""
+    if project.status == ProjectStatus.PAUSED:
+        return project_resume(actor=actor, project=project, ip_address=ip_address)
+    return _transition(
+        actor=actor,
+        project=project,
+        target=ProjectStatus.ACTIVE,
+        verb="activate",
+        ip_address=ip_address,
+        guard=_require_ready,
+    )
+
+
+def project_pause(*, actor: LabActor, project: Project, ip_address: str | None = None) -> Project:
+    """Stop handing out new tasks; work already leased may still be submitted."""
+    return _transition(
+        actor=actor,
+        project=project,
+        target=ProjectStatus.PAUSED,
+        verb="pause",
+        ip_address=ip_address,
+    )
+
+
+def project_resume(*, actor: LabActor, project: Project, ip_address: str | None = None) -> Project:
+    """Back to active, under the same guards as the first activation (tasks may have grown)."""
+    if project.status != ProjectStatus.PAUSED:
+        raise Conflict(f"A {project.get_status_display().lower()} project cannot be resumed.")
+    return _transition(
+        actor=actor,
+        project=project,
+        target=ProjectStatus.ACTIVE,
+        verb="resume",
+        ip_address=ip_address,
+        guard=_require_ready,
+    )
+
+
+def project_complete(
+    *, actor: LabActor, project: Project, ip_address: str | None = None
+) -> Project:
+    """Close the project to new work and tell the lab's webhooks."""
+    return _transition(
+        actor=actor,
+        project=project,
+        target=ProjectStatus.COMPLETED,
+        verb="complete",
+        ip_address=ip_address,
+    )
+
+
+def project_archive(*, actor: LabActor, project: Project, ip_address: str | None = None) -> Project:
+    """Hide a completed project (or an abandoned draft) from the working lists."""
+    return _transition(
+        actor=actor,
+        project=project,
+        target=ProjectStatus.ARCHIVED,
+        verb="archive",
+        ip_address=ip_address,
+    )

@@ -1,0 +1,86 @@
+"""Statuses, choices and allowed transitions for projects, tasks, imports and webhooks."""
+
+from django.db import models
+
+
+class ProjectStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    FUNDED = "funded", "Funded"
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused"
+    COMPLETED = "completed", "Completed"
+    ARCHIVED = "archived", "Archived"
+
+
+# DESIGN.md, flow 2: draft → funded → active ⇄ paused → completed → archived. A draft that
+# was never funded may be archived directly (the lab abandons it; no money is involved).
+PROJECT_TRANSITIONS: dict[str, frozenset[str]] = {
+    ProjectStatus.DRAFT: frozenset({ProjectStatus.FUNDED, ProjectStatus.ARCHIVED}),
+    ProjectStatus.FUNDED: frozenset({ProjectStatus.ACTIVE}),
+    ProjectStatus.ACTIVE: frozenset({ProjectStatus.PAUSED, ProjectStatus.COMPLETED}),
+    ProjectStatus.PAUSED: frozenset({ProjectStatus.ACTIVE, ProjectStatus.COMPLETED}),
+    ProjectStatus.COMPLETED: frozenset({ProjectStatus.ARCHIVED}),
+    ProjectStatus.ARCHIVED: frozenset(),
+}
+
+# A project's settings (requirements, pricing, overlap) may change only before it goes live.
+EDITABLE_PROJECT_STATES = frozenset({ProjectStatus.DRAFT, ProjectStatus.FUNDED})
+# Tasks may be added while the project is not finished; live projects take more tasks only
+# when the funds cover them (checked by the import).
+TASK_IMPORT_STATES = frozenset(
+    {ProjectStatus.DRAFT, ProjectStatus.FUNDED, ProjectStatus.ACTIVE, ProjectStatus.PAUSED}
+)
+# More money may be added until the project is finished.
+FUNDABLE_PROJECT_STATES = frozenset(
+    {ProjectStatus.DRAFT, ProjectStatus.FUNDED, ProjectStatus.ACTIVE, ProjectStatus.PAUSED}
+)
+
+
+def project_can_transition(current: str, target: str) -> bool:
+    return target in PROJECT_TRANSITIONS.get(current, frozenset())
+
+
+class TaskStatus(models.TextChoices):
+    OPEN = "open", "Needs annotations"
+    COMPLETED = "completed", "Completed"
+
+
+class AnnotationStatus(models.TextChoices):
+    SUBMITTED = "submitted", "Submitted"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+
+
+class ImportKind(models.TextChoices):
+    TASKS = "tasks", "Tasks"
+    GOLD = "gold", "Gold tasks"
+
+
+class ImportFormat(models.TextChoices):
+    JSONL = "jsonl", "JSON Lines"
+    CSV = "csv", "CSV"
+    LABEL_STUDIO = "label_studio", "Label Studio JSON"
+
+
+class ImportStatus(models.TextChoices):
+    PENDING = "pending", "Queued"
+    VALIDATING = "validating", "Validating"
+    SAVING = "saving", "Saving"
+    SUCCEEDED = "succeeded", "Imported"
+    FAILED = "failed", "Rejected"
+
+
+FINISHED_IMPORT_STATES = frozenset({ImportStatus.SUCCEEDED, ImportStatus.FAILED})
+
+
+class WebhookEvent(models.TextChoices):
+    ANNOTATION_SUBMITTED = "annotation.submitted", "Annotation submitted"
+    TASK_COMPLETED = "task.completed", "Task completed"
+    PROJECT_COMPLETED = "project.completed", "Project completed"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RETRYING = "retrying", "Retrying"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"

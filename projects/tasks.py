@@ -1,0 +1,23 @@
+"""Thin Celery tasks for projects: load by id, call one service. They take ids only."""
+
+from typing import Any
+
+from celery import shared_task
+
+
+from projects.services import imports, webhooks
+
+
+@shared_task(acks_late=True, soft_time_limit=1800, time_limit=1900)
+def run_task_import(import_id: int) -> str:
+    """Validate and save an uploaded file of tasks. Safe to run twice (finished imports stop)."""
+    return imports.task_import_run(import_id=import_id).status
+
+
+@shared_task(bind=True, max_retries=None, soft_time_limit=30, time_limit=45)
+def send_webhook_delivery(self: Any, delivery_id: int) -> str:
+    """Send one delivery; on failure retry with exponential backoff until the attempt cap."""
+    outcome = webhooks.webhook_delivery_send(delivery_id=delivery_id)
+    if outcome.retry_in_seconds is not None:
+        raise self.retry(countdown=outcome.retry_in_seconds)
+    return outcome.status
