@@ -7,6 +7,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from marketplace import views
+from projects import expert_views as project_expert_views
 
 # The admin's own login would bypass allauth (and so MFA): send it through allauth instead.
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
@@ -22,6 +23,11 @@ urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
     path("accounts/signup/", views.signup, name="account_signup"),
     path("accounts/", include("allauth.urls")),
+    path(
+        "expert/projects/<uuid:project_id>/guidelines/",
+        project_expert_views.guidelines,
+        name="project_guidelines",
+    ),
     path("expert/", include("experts.urls")),
     path("labs/", views.lab_home, name="lab_home"),
     path("labs/<slug:slug>/", views.lab_dashboard, name="lab_dashboard"),

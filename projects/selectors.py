@@ -117,6 +117,29 @@ def guidelines_acknowledgement_required(*, expert: User, project: Project) -> bo
     return acknowledged < project.material_guidelines_version
 
 
+def project_for_expert(*, expert: User, project_id: Any) -> Project:
+    """A project the expert works on (has annotated; assignments extend this), else NotFound."""
+    if not expert.is_authenticated:
+        raise NotFound()
+    try:
+        return Project.objects.select_related("organization").get(
+            public_id=_as_uuid(project_id),
+            pk__in=Project.objects.filter(annotations__expert=expert).values("pk"),
+        )
+    except Project.DoesNotExist:
+        raise NotFound() from None
+
+
+def guideline_changes_since(*, expert: User, project: Project) -> QuerySet[GuidelineVersion]:
+    """Versions published after the one the expert last acknowledged, newest first."""
+    acknowledged = (
+        GuidelineAcknowledgement.objects.filter(project=project, expert=expert)
+        .values_list("version", flat=True)
+        .first()
+    )
+    return GuidelineVersion.objects.filter(project=project, number__gt=acknowledged or 0)
+
+
 def experts_on_project(*, project: Project) -> QuerySet[User]:
     """Experts who have worked on the project (assignments extend this with invitations)."""
     return User.objects.filter(annotations__project=project).distinct()

@@ -4,7 +4,6 @@ from typing import Any
 
 from celery import shared_task
 
-
 from projects.services import imports, webhooks
 
 

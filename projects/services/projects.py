@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from experts.models import Domain
@@ -335,7 +336,7 @@ def guidelines_publish(
             ip_address=ip_address,
         )
         if is_material:
-            link = f"/expert/projects/{locked.public_id}/guidelines/"
+            link = reverse("project_guidelines", args=[locked.public_id])
             for expert in experts_on_project(project=locked):
                 notification_create(
                     recipient=expert,
