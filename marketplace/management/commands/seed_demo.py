@@ -19,6 +19,7 @@ from experts import demo as experts_demo
 from marketplace import services
 from marketplace.models import Membership, Notification, Organization, User
 from marketplace.states import MembershipRole, UserRole
+from projects import demo as projects_demo
 
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105  (published in README for the local demo)
 DEMO_ORGANIZATION = "Acme AI Lab"
@@ -98,12 +99,17 @@ class Command(BaseCommand):
                         send_email=False,
                     )
             experts_demo.seed(users)
+            projects_demo.seed_projects(
+                organization=organization, manager=users["manager@acme.example"]
+            )
         self.stdout.write(
             self.style.SUCCESS(f"Demo ready. Every account's password: {DEMO_PASSWORD}")
         )
         for email, _name, role, _staff, _super in PEOPLE:
             self.stdout.write(f"  {role:<7} {email}")
         for line in experts_demo.summary_lines(users):
+            self.stdout.write(line)
+        for line in projects_demo.summary_lines(organization=organization):
             self.stdout.write(line)
 
     def _user(
