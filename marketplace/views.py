@@ -32,6 +32,7 @@ from marketplace.states import (
     MembershipRole,
     UserRole,
 )
+from projects.selectors import organization_project_totals
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -115,10 +116,13 @@ def lab_home(request: AuthenticatedHttpRequest) -> HttpResponse:
 def lab_dashboard(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     membership = _membership_or_404(request, slug)
     organization = membership.organization
+    totals = organization_project_totals(organization=organization)
     context = {
         "membership": membership,
         "organization": organization,
         "member_count": selectors.organization_members(organization=organization).count(),
+        "active_project_count": totals["active"],
+        "funded_cents": totals["funded_cents"],
         "events": selectors.organization_audit_events(organization=organization, limit=10),
     }
     return render(request, "marketplace/lab_dashboard.html", context)

@@ -10,7 +10,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from marketplace.errors import NotFound
-from marketplace.models import Membership, User
+from marketplace.models import Membership, Organization, User
 from projects.access import LabActor
 from projects.models import (
     GuidelineAcknowledgement,
@@ -81,10 +81,13 @@ def project_for_user(*, user: User, project_id: Any) -> tuple[Project, LabActor]
     return project, actor
 
 
-def project_active_count(*, actor: LabActor) -> int:
-    return Project.objects.filter(
-        organization=actor.organization, status=ProjectStatus.ACTIVE
-    ).count()
+def organization_project_totals(*, organization: Organization) -> dict[str, int]:
+    """Projects in total, live ones, and all money put into them (one query)."""
+    return Project.objects.filter(organization=organization).aggregate(
+        total=Count("id"),
+        active=Count("id", filter=Q(status=ProjectStatus.ACTIVE)),
+        funded_cents=Coalesce(Sum("funded_cents"), 0),
+    )
 
 
 # Guidelines ------------------------------------------------------------------------------

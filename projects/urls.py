@@ -1,4 +1,11 @@
 """Lab pages for projects, under /labs/<slug>/projects/."""
 
+from projects.views import imports, projects, tasks, webhooks
+
 app_name = "projects"
-urlpatterns: list = []
+urlpatterns = [
+    *projects.urlpatterns,
+    *tasks.urlpatterns,
+    *imports.urlpatterns,
+    *webhooks.urlpatterns,
+]

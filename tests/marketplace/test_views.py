@@ -103,8 +103,8 @@ def test_lab_dashboard_and_api_keys_pages_have_bounded_queries(client, django_as
     client.force_login(owner.user)
     client.get(reverse("lab_dashboard", args=[org.slug]))
 
-    # session, user, membership, member count, recent events, unread count
-    with django_assert_num_queries(6):
+    # session, user, membership, member count, project totals, recent events, unread count
+    with django_assert_num_queries(7):
         client.get(reverse("lab_dashboard", args=[org.slug]))
     # session, user, membership, keys, unread count
     with django_assert_num_queries(5):
