@@ -39,19 +39,33 @@ def _as_uuid(value: Any) -> uuid.UUID:
 
 
 def projects_for_actor(*, actor: LabActor, status: str | None = None) -> QuerySet[Project]:
-    """The organisation's projects, newest first, with their task counts."""
+    """The organisation's projects, newest first, with task counts and annotations done."""
     projects = (
         Project.objects.filter(organization=actor.organization)
         .select_related("domain", "domain__parent")
         .annotate(
             task_count=Count("tasks", filter=Q(tasks__is_gold=False)),
             gold_count=Count("tasks", filter=Q(tasks__is_gold=True)),
+            annotations_done=Coalesce(
+                Sum("tasks__annotation_count", filter=Q(tasks__is_gold=False)), 0
+            ),
         )
         .order_by("-created_at", "-id")
     )
     if status:
         projects = projects.filter(status=status)
     return projects
+
+
+def project_status_counts(*, actor: LabActor) -> dict[str, int]:
+    """How many of the organisation's projects are in each state."""
+    rows = (
+        Project.objects.filter(organization=actor.organization)
+        .values("status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {row["status"]: row["n"] for row in rows}
 
 
 def project_for_actor(*, actor: LabActor, project_id: Any) -> Project:

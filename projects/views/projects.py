@@ -10,8 +10,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -67,24 +65,7 @@ CREDENTIAL_LABELS = dict(CredentialKind.choices)
 LANGUAGE_NAMES = {code: str(name) for code, name in settings.LANGUAGES}
 
 
-# Reads only these pages need ---------------------------------------------------------------
-
-
-def _with_progress(projects: QuerySet[Project]) -> QuerySet[Project]:
-    """Add the annotations done on regular tasks (same join as the selector's task counts)."""
-    return projects.annotate(
-        annotations_done=Coalesce(Sum("tasks__annotation_count", filter=Q(tasks__is_gold=False)), 0)
-    )
-
-
-def _status_counts(actor: LabActor) -> dict[str, int]:
-    rows = (
-        Project.objects.filter(organization=actor.organization)
-        .values("status")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    return {row["status"]: row["n"] for row in rows}
+# Helpers -----------------------------------------------------------------------------------
 
 
 def _percent(done: int, needed: int) -> int:
@@ -101,12 +82,12 @@ def project_list(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     status = request.GET.get("status", "")
     if status not in ProjectStatus.values:
         status = ""
-    projects = _with_progress(selectors.projects_for_actor(actor=actor, status=status or None))
+    projects = selectors.projects_for_actor(actor=actor, status=status or None)
     page = Paginator(projects, PROJECTS_PER_PAGE).get_page(request.GET.get("page"))
     for project in page.object_list:
         needed = project.task_count * project.overlap  # type: ignore[attr-defined]
         project.percent_done = _percent(project.annotations_done, needed)  # type: ignore[attr-defined]
-    counts = _status_counts(actor)
+    counts = selectors.project_status_counts(actor=actor)
     tabs = [
         {"value": "", "label": "All", "count": sum(counts.values())},
         *(
