@@ -50,6 +50,9 @@ class ApiRootView(APIView):
                 "expert_credentials": reverse(
                     "api:expert-credential-list", request=request, format=format
                 ),
+                "projects": reverse("api:project-list", request=request, format=format),
+                "task_types": reverse("api:task-type-list", request=request, format=format),
+                "webhooks": reverse("api:webhook-list", request=request, format=format),
                 "schema": reverse("api_schema", request=request),
                 "docs": reverse("api_docs", request=request),
             }

@@ -182,6 +182,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "experts.tasks.warn_expiring_credentials",
         "schedule": crontab(hour=2, minute=30),
     },
+    "requeue-lost-webhook-deliveries": {
+        "task": "projects.tasks.requeue_webhook_deliveries",
+        "schedule": crontab(minute="*/5"),
+    },
 }
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
@@ -281,6 +285,20 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One schema name per choice set, shared by every serializer that uses it.
+    "ENUM_NAME_OVERRIDES": {
+        "CredentialKindEnum": "experts.states.CredentialKind",
+        "CredentialStatusEnum": "experts.states.CredentialStatus",
+        "SeniorityEnum": "experts.states.Seniority",
+        "LanguageEnum": "django.conf.settings.LANGUAGES",
+        "ProjectStatusEnum": "projects.states.ProjectStatus",
+        "TaskStatusEnum": "projects.states.TaskStatus",
+        "ImportKindEnum": "projects.states.ImportKind",
+        "ImportFormatEnum": "projects.states.ImportFormat",
+        "ImportStatusEnum": "projects.states.ImportStatus",
+        "WebhookEventEnum": "projects.states.WebhookEvent",
+        "DeliveryStatusEnum": "projects.states.DeliveryStatus",
+    },
     "APPEND_COMPONENTS": {
         "securitySchemes": {
             "ApiKeyAuth": {"type": "apiKey", "in": "header", "name": "Authorization"}

@@ -1,3 +1,55 @@
-"""Lab REST API for projects, under /api/v1/."""
+"""Routes of the lab API for projects and webhooks, included by marketplace/api_urls.py
+(namespace "api")."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from projects import api
+
+project = "projects/<uuid:project_id>"
+
+urlpatterns = [
+    path("projects/", api.ProjectListView.as_view(), name="project-list"),
+    path(f"{project}/", api.ProjectDetailView.as_view(), name="project-detail"),
+    path(f"{project}/fund/", api.ProjectFundView.as_view(), name="project-fund"),
+    *(
+        path(
+            f"{project}/{transition}/",
+            api.ProjectTransitionView.as_view(transition=transition),
+            name=f"project-{transition}",
+        )
+        for transition in api.TRANSITIONS
+    ),
+    path(f"{project}/guidelines/", api.ProjectGuidelinesView.as_view(), name="project-guidelines"),
+    path(f"{project}/tasks/", api.ProjectTaskListView.as_view(), name="project-task-list"),
+    path(
+        f"{project}/tasks/<path:external_id>/",
+        api.ProjectTaskDetailView.as_view(),
+        name="project-task-detail",
+    ),
+    path(f"{project}/gold/", api.ProjectGoldListView.as_view(), name="project-gold-list"),
+    path(f"{project}/imports/", api.ProjectImportListView.as_view(), name="project-import-list"),
+    path(
+        f"{project}/imports/<uuid:import_id>/",
+        api.ProjectImportDetailView.as_view(),
+        name="project-import-detail",
+    ),
+    path(f"{project}/progress/", api.ProjectProgressView.as_view(), name="project-progress"),
+    path("task-types/", api.TaskTypeListView.as_view(), name="task-type-list"),
+    path("webhooks/", api.WebhookListView.as_view(), name="webhook-list"),
+    path("webhooks/<uuid:endpoint_id>/", api.WebhookDetailView.as_view(), name="webhook-detail"),
+    path(
+        "webhooks/<uuid:endpoint_id>/rotate-secret/",
+        api.WebhookRotateSecretView.as_view(),
+        name="webhook-rotate-secret",
+    ),
+    path(
+        "webhooks/<uuid:endpoint_id>/deliveries/",
+        api.WebhookDeliveryListView.as_view(),
+        name="webhook-delivery-list",
+    ),
+    path(
+        "webhooks/<uuid:endpoint_id>/deliveries/<uuid:delivery_id>/redeliver/",
+        api.WebhookRedeliverView.as_view(),
+        name="webhook-delivery-redeliver",
+    ),
+]

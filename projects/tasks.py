@@ -15,8 +15,18 @@ def run_task_import(import_id: int) -> str:
 
 @shared_task(bind=True, max_retries=None, soft_time_limit=30, time_limit=45)
 def send_webhook_delivery(self: Any, delivery_id: int) -> str:
-    """Send one delivery; on failure retry with exponential backoff until the attempt cap."""
+    """Send one delivery; on failure retry with exponential backoff until the attempt cap.
+
+    Run eagerly (the embedded default) there is no broker to hold the retry: the row records
+    when the next attempt is due and ``requeue_webhook_deliveries`` sends it then.
+    """
     outcome = webhooks.webhook_delivery_send(delivery_id=delivery_id)
-    if outcome.retry_in_seconds is not None:
+    if outcome.retry_in_seconds is not None and not self.request.is_eager:
         raise self.retry(countdown=outcome.retry_in_seconds)
     return outcome.status
+
+
+@shared_task(soft_time_limit=120, time_limit=150)
+def requeue_webhook_deliveries() -> int:
+    """Send again deliveries whose queued message was lost (beat, every five minutes)."""
+    return webhooks.webhook_deliveries_requeue_due()

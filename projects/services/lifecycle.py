@@ -216,6 +216,7 @@ def project_pause(*, actor: LabActor, project: Project, ip_address: str | None =
 
 def project_resume(*, actor: LabActor, project: Project, ip_address: str | None = None) -> Project:
     """Back to active, under the same guards as the first activation (tasks may have grown)."""
+    actor.require_manager("resume projects")
     if project.status != ProjectStatus.PAUSED:
         raise Conflict(f"A {project.get_status_display().lower()} project cannot be resumed.")
     return _transition(
