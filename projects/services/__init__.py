@@ -1,5 +1,11 @@
 """Every write of the projects app. Import services from here."""
 
+from projects.services.imports import (
+    ImportRejected,
+    task_import_create,
+    task_import_run,
+    tasks_create_batch,
+)
 from projects.services.lifecycle import (
     activation_problems,
     project_activate,
@@ -17,6 +23,7 @@ from projects.services.projects import (
 )
 
 __all__ = [
+    "ImportRejected",
     "activation_problems",
     "guidelines_acknowledge",
     "guidelines_publish",
@@ -28,4 +35,7 @@ __all__ = [
     "project_pause",
     "project_resume",
     "project_update",
+    "task_import_create",
+    "task_import_run",
+    "tasks_create_batch",
 ]
