@@ -15,7 +15,8 @@ fresh child process, so the peak memory printed is that of the import alone (the
 own maximum resident set size, cross-checked by sampling it from here).
 
 Settings through the environment: BENCH_ROWS (100000), BENCH_TASK_BYTES (2000),
-BENCH_WRITER (``copy``, or ``executemany`` to time the path used on SQLite on PostgreSQL too).
+BENCH_WRITER (``copy``, or ``executemany`` to time the path used on SQLite on PostgreSQL too),
+BENCH_PROFILE (a path: the first import's cProfile statistics are written there).
 """
 
 from __future__ import annotations
@@ -112,7 +113,14 @@ def child(import_id: int) -> None:
     logger.setLevel(logging.INFO)
     logger.propagate = False
     start = time.perf_counter()
-    task_import = task_import_run(import_id=import_id)
+    if os.environ.get("BENCH_PROFILE"):
+        import cProfile
+
+        with cProfile.Profile() as profile:
+            task_import = task_import_run(import_id=import_id)
+        profile.dump_stats(os.environ["BENCH_PROFILE"])
+    else:
+        task_import = task_import_run(import_id=import_id)
     total = time.perf_counter() - start
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
+
+import orjson
 
 from marketplace.errors import InvalidInput
 from projects.imports.sources import RESERVED_KEYS, SourceRow
@@ -56,7 +57,7 @@ class CleanRow:
 
 def canonical_json(value: Any) -> str:
     """Sorted keys, no spaces, UTF-8 text: equal data gives equal text (and equal ids)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def derived_external_id(data_json: str) -> str:

@@ -352,8 +352,7 @@ def test_a_file_with_bad_rows_is_rejected_whole_with_every_problem(lab, run):
         {
             "row": 3,
             "field": "(row)",
-            "problem": "Not valid JSON: Expecting property name enclosed in double quotes "
-            "(column 2).",
+            "problem": "Not valid JSON: unexpected character, expected a string key (column 2).",
         },
         {
             "row": 4,
@@ -394,7 +393,11 @@ def test_csv_reports_count_the_header_as_row_one(lab, run):
 
     assert task_import.status == ImportStatus.FAILED
     assert task_import.errors == [
-        {"row": 3, "field": "history", "problem": "Not valid JSON: Expecting value (column 2)."},
+        {
+            "row": 3,
+            "field": "history",
+            "problem": "Not valid JSON: invalid literal, expected 'null' (column 2).",
+        },
         {"row": 3, "field": "response_a", "problem": "This field is required."},
         {"row": 4, "field": "(row)", "problem": "Expected 5 cells, found 3."},
     ]
