@@ -7,6 +7,7 @@ converges and creates nothing new.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ from django.utils import timezone
 
 from experts.models import Domain
 from experts.states import CredentialKind, Seniority
+from marketplace.errors import InvalidInput
 from marketplace.models import Organization, User
 from projects import services
 from projects.access import LabActor, lab_actor_for_member
@@ -46,11 +48,12 @@ from projects.demo.multilingual import (
     CLASSIFICATION_TASKS,
     INTENTS,
 )
-from projects.models import Project
+from projects.models import Project, WebhookEndpoint
 from projects.pricing import suggested_price_cents
 from projects.selectors import required_funds_cents
 from projects.services.imports import tasks_create_batch
-from projects.states import ImportKind, ProjectStatus
+from projects.services.webhooks import webhook_endpoint_create
+from projects.states import ImportKind, ProjectStatus, WebhookEvent
 
 
 @dataclass(frozen=True)
@@ -206,7 +209,31 @@ def seed_projects(*, organization: Organization, manager: User) -> list[Project]
     slugs = {spec.domain for spec in PROJECTS} | {s for spec in PROJECTS for s in spec.specialties}
     domains = Domain.objects.in_bulk(list(slugs), field_name="slug")
     existing = {p.title: p for p in Project.objects.filter(organization=organization)}
-    return [_project(actor, spec, existing.get(spec.title), domains) for spec in PROJECTS]
+    projects = [_project(actor, spec, existing.get(spec.title), domains) for spec in PROJECTS]
+    _webhook_endpoint(actor)
+    return projects
+
+
+DEMO_WEBHOOK_URL = "https://hooks.acme.example/marketplace"
+
+
+def _webhook_endpoint(actor: LabActor) -> None:
+    """A webhook endpoint for every event, so the lab's webhooks page shows one configured.
+
+    The host does not exist: deliveries (when a demo project completes) end in the log as
+    retrying, which is what a lab whose receiver is down sees.
+    """
+    if WebhookEndpoint.objects.filter(
+        organization=actor.organization, url=DEMO_WEBHOOK_URL
+    ).exists():
+        return
+    with contextlib.suppress(InvalidInput):  # private hosts refused: production-like settings
+        webhook_endpoint_create(
+            actor=actor,
+            url=DEMO_WEBHOOK_URL,
+            events=list(WebhookEvent.values),
+            description="Data pipeline (demo receiver)",
+        )
 
 
 def _project(

@@ -39,6 +39,7 @@ COUNTED = (
 @pytest.fixture
 def seeded(settings, tmp_path) -> str:
     settings.DEBUG = True
+    settings.WEBHOOK_ALLOW_PRIVATE_HOSTS = True
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
@@ -165,3 +166,13 @@ def test_seeding_twice_creates_nothing(seeded):
     assert {model.__name__: model.objects.count() for model in COUNTED} == counts
     assert dict(Project.objects.values_list("title", "status")) == states
     assert dict(Project.objects.values_list("title", "funded_cents")) == funded
+
+
+def test_seed_configures_one_webhook_endpoint_for_every_event(seeded):
+    from projects.models import WebhookEndpoint
+    from projects.states import WebhookEvent
+
+    endpoint = WebhookEndpoint.objects.get()
+    assert endpoint.url == "https://hooks.acme.example/marketplace"
+    assert sorted(endpoint.events) == sorted(WebhookEvent.values)
+    assert endpoint.is_active
