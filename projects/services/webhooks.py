@@ -14,6 +14,7 @@ import ipaddress
 import json
 import secrets
 import socket
+import ssl
 import time
 import uuid
 from dataclasses import dataclass
@@ -22,7 +23,8 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
+import certifi
+import urllib3
 from celery.exceptions import Retry
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -87,22 +89,32 @@ def _non_public_address(address: str) -> bool:
     )
 
 
-def _host_problem(url: str) -> str | None:
-    """Why the URL's host may not receive webhooks (it resolves to a private, loopback or
-    link-local address, or not at all), or None. Settings may allow private hosts."""
-    if settings.WEBHOOK_ALLOW_PRIVATE_HOSTS:
-        return None
+def _resolve(url: str) -> tuple[str | None, str | None]:
+    """Resolve the URL's host once: (why it may not receive webhooks, or None; the address
+    to connect to). Private, loopback and link-local addresses are refused unless settings
+    allow them."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, ValueError, UnicodeError):
-        return f"The host “{host}” could not be resolved."
-    addresses = {str(info[4][0]) for info in infos}
-    if not addresses or any(_non_public_address(address) for address in addresses):
-        return f"The host “{host}” resolves to a private, loopback or link-local address."
-    return None
+        return f"The host “{host}” could not be resolved.", None
+    addresses = [str(info[4][0]) for info in infos]
+    if not addresses:
+        return f"The host “{host}” could not be resolved.", None
+    if not settings.WEBHOOK_ALLOW_PRIVATE_HOSTS and any(
+        _non_public_address(address) for address in addresses
+    ):
+        return f"The host “{host}” resolves to a private, loopback or link-local address.", None
+    return None, addresses[0]
+
+
+def _host_problem(url: str) -> str | None:
+    """Why the URL may not be registered, or None (hosts are checked again at each send)."""
+    if settings.WEBHOOK_ALLOW_PRIVATE_HOSTS:
+        return None
+    return _resolve(url)[0]
 
 
 def _clean_url(url: str) -> str:
@@ -341,24 +353,53 @@ def _body(payload: Any) -> bytes:
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str]:
-    """POST once, without following redirects. Return (HTTP status or None, error or "")."""
-    problem = _host_problem(url)
-    if problem:
-        return None, problem
+    """POST once, without following redirects. Return (HTTP status or None, error or "").
+
+    The host is resolved once and the connection made to that checked address (TLS still
+    verifies the certificate against the host name): a second lookup could answer with an
+    internal address (DNS rebinding).
+    """
+    problem, address = _resolve(url)
+    if problem or address is None:
+        return None, problem or "The host could not be resolved."
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    timeout = urllib3.Timeout(total=settings.WEBHOOK_TIMEOUT_SECONDS)
+    pool: urllib3.HTTPConnectionPool
+    if parts.scheme == "https":
+        pool = urllib3.HTTPSConnectionPool(
+            address,
+            port,
+            timeout=timeout,
+            retries=False,
+            server_hostname=host,
+            assert_hostname=host,
+            ssl_context=ssl.create_default_context(cafile=certifi.where()),
+        )
+    else:
+        pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False)
     try:
-        with requests.post(
-            url,
-            data=body,
-            headers=headers,
-            timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
-            allow_redirects=False,
-            stream=True,  # the answer's body is never read
-        ) as response:
-            code = response.status_code
-    except requests.Timeout:
+        response = pool.urlopen(
+            "POST",
+            path,
+            body=body,
+            headers={**headers, "Host": parts.netloc},
+            redirect=False,
+            retries=False,
+            preload_content=False,  # the answer's body is never read
+        )
+        code = response.status
+        response.release_conn()
+    except urllib3.exceptions.NewConnectionError as error:  # a subclass of TimeoutError
+        return None, f"ConnectionError: {error}"
+    except urllib3.exceptions.TimeoutError:
         return None, f"No answer within {settings.WEBHOOK_TIMEOUT_SECONDS} seconds."
-    except requests.RequestException as error:
+    except urllib3.exceptions.HTTPError as error:
         return None, f"{type(error).__name__}: {error}"
+    finally:
+        pool.close()
     if 200 <= code < 300:
         return code, ""
     if 300 <= code < 400:

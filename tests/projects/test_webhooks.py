@@ -662,3 +662,54 @@ def test_lost_deliveries_are_queued_again(local_hosts, django_capture_on_commit_
 
     assert count == 1
     assert len(queued) == 1
+
+
+def test_a_send_connects_to_the_address_it_checked(local_hosts, receiver, monkeypatch):
+    """One lookup per send, and the connection goes to its answer: a second lookup could
+    return an internal address (DNS rebinding). The Host header keeps the endpoint's name."""
+    actor = manager_actor()
+    port = receiver.server_address[1]
+    endpoint = endpoint_for(actor, f"http://hooks.lab.test:{port}/in")
+    delivery = emitted_delivery(actor, endpoint)
+    lookups: list[str] = []
+
+    def resolve(host, port, *args, **kwargs):
+        lookups.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    monkeypatch.setattr(webhooks.socket, "getaddrinfo", resolve)
+    outcome = webhooks.webhook_delivery_send(delivery_id=delivery.pk)
+
+    assert outcome.status == DeliveryStatus.DELIVERED
+    # Connecting to the literal address asks the resolver too, but no name is looked up again.
+    assert lookups == ["hooks.lab.test", "127.0.0.1"]
+    [(headers, _)] = receiver.received
+    assert headers["Host"] == f"hooks.lab.test:{port}"
+
+
+def test_a_host_that_turned_private_is_refused_at_send_time(production, receiver, monkeypatch):
+    actor = manager_actor()
+    monkeypatch.setattr(
+        webhooks.socket,
+        "getaddrinfo",
+        lambda host, port, *a, **k: [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", port))
+        ],
+    )
+    endpoint = endpoint_for(actor, "https://hooks.lab.test/in")
+    delivery = emitted_delivery(actor, endpoint)
+    monkeypatch.setattr(
+        webhooks.socket,
+        "getaddrinfo",
+        lambda host, port, *a, **k: [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("169.254.169.254", port))
+        ],
+    )
+
+    outcome = webhooks.webhook_delivery_send(delivery_id=delivery.pk)
+
+    assert outcome.status == DeliveryStatus.RETRYING
+    delivery.refresh_from_db()
+    assert delivery.response_status is None
+    assert "private, loopback or link-local" in delivery.last_error
+    assert receiver.received == []
