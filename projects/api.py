@@ -10,15 +10,13 @@ from __future__ import annotations
 from typing import Any, cast
 from uuid import UUID
 
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, permissions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from experts.models import ExpertProfile
 from marketplace.api_auth import OrganizationClient
 from marketplace.errors import Conflict, InvalidInput, NotFound
 from marketplace.models import User
@@ -26,7 +24,7 @@ from marketplace.selectors import memberships_of_user
 from marketplace.views import client_ip
 from projects import selectors, services
 from projects.access import LabActor, lab_actor_for_api_key, lab_actor_for_member
-from projects.models import Annotation, Project, Task, WebhookEndpoint
+from projects.models import Project, WebhookEndpoint
 from projects.serializers import (
     ConflictSerializer,
     ErrorSerializer,
@@ -55,7 +53,7 @@ from projects.serializers import (
     WebhookEndpointUpdateSerializer,
 )
 from projects.services import webhooks as webhook_services
-from projects.states import AnnotationStatus, ImportKind, ProjectStatus, TaskStatus
+from projects.states import ImportKind, ProjectStatus
 from projects.task_types import REGISTRY
 
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="Not yours, or no such object.")
@@ -151,43 +149,9 @@ def endpoint_and_actor(request: Request, endpoint_id: UUID) -> tuple[WebhookEndp
 # Projects --------------------------------------------------------------------------------
 
 
-def _count(rows: QuerySet[Any]) -> Coalesce:
-    return Coalesce(
-        Subquery(rows.annotate(n=Count("id")).values("n")), 0, output_field=IntegerField()
-    )
-
-
-def with_stats(projects: QuerySet[Project]) -> QuerySet[Project]:
-    """Annotate the counts ``ProjectSerializer`` shows, in the same query whatever the
-    number of projects (one subquery per count)."""
-    tasks = Task.objects.filter(project=OuterRef("pk")).order_by().values("project")
-    regular = tasks.filter(is_gold=False)
-    billable = (
-        Annotation.objects.filter(project=OuterRef("pk"))
-        .exclude(status=AnnotationStatus.REJECTED)
-        .order_by()
-        .values("project")
-    )
-    return (
-        projects.select_related("organization", "domain")
-        .annotate(
-            api_task_count=_count(regular),
-            api_gold_count=_count(tasks.filter(is_gold=True)),
-            api_completed_count=_count(regular.filter(status=TaskStatus.COMPLETED)),
-            api_annotations_done=Coalesce(
-                Subquery(regular.annotate(n=Sum("annotation_count")).values("n")),
-                0,
-                output_field=IntegerField(),
-            ),
-            api_billable_count=_count(billable),
-        )
-        .prefetch_related("specialties")
-    )
-
-
 def project_data(request: Request, project: Project) -> Any:
     """The project as the API shows it, read again with its counts."""
-    fresh = with_stats(Project.objects.filter(pk=project.pk)).get()
+    fresh = selectors.project_with_stats(project=project)
     return ProjectSerializer(fresh, context={"request": request}).data
 
 
@@ -209,7 +173,9 @@ class ProjectListView(LabApiView):
         wanted = request.query_params.get("status") or None
         if wanted is not None and wanted not in ProjectStatus.values:
             raise InvalidInput(f"Unknown status “{wanted}”.", field="status")
-        projects = with_stats(selectors.projects_for_actor(actor=actor, status=wanted))
+        projects = selectors.projects_for_actor(actor=actor, status=wanted).prefetch_related(
+            "specialties"
+        )
         page = self.paginate_queryset(projects)
         data = ProjectSerializer(page, many=True, context={"request": request}).data
         return self.get_paginated_response(data)
@@ -567,11 +533,6 @@ class ProjectProgressView(LabApiView):
     def get(self, request: Request, project_id: UUID) -> Response:
         project, _ = project_and_actor(request, project_id)
         progress = selectors.project_progress(project=project)
-        pseudonyms = dict(
-            ExpertProfile.objects.filter(
-                user_id__in=[row.expert_id for row in progress.experts]
-            ).values_list("user_id", "public_id")
-        )
         data = {
             "task_count": progress.task_count,
             "gold_count": progress.gold_count,
@@ -585,8 +546,7 @@ class ProjectProgressView(LabApiView):
             "remaining_budget_cents": progress.remaining_budget_cents,
             "shortfall_cents": progress.shortfall_cents,
             "experts": [
-                {"expert": pseudonyms.get(row.expert_id), "annotations": row.annotations}
-                for row in progress.experts
+                {"expert": row.expert, "annotations": row.annotations} for row in progress.experts
             ],
         }
         return Response(ProjectProgressSerializer(data).data)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from marketplace.errors import NotFound
 from marketplace.models import Membership, Organization, User
 from projects.access import LabActor
 from projects.models import (
+    Annotation,
     GuidelineAcknowledgement,
     GuidelineVersion,
     Project,
@@ -38,23 +39,56 @@ def _as_uuid(value: Any) -> uuid.UUID:
 # Projects --------------------------------------------------------------------------------
 
 
+def _count(rows: QuerySet[Any]) -> Coalesce:
+    return Coalesce(
+        Subquery(rows.annotate(n=Count("id")).values("n")), 0, output_field=IntegerField()
+    )
+
+
+def with_stats(projects: QuerySet[Project]) -> QuerySet[Project]:
+    """Annotate what ``project_figures`` reads: one subquery per count, in the same query
+    whatever the number of projects."""
+    tasks = Task.objects.filter(project=OuterRef("pk")).order_by().values("project")
+    regular = tasks.filter(is_gold=False)
+    billable = (
+        Annotation.objects.filter(project=OuterRef("pk"))
+        .exclude(status=AnnotationStatus.REJECTED)
+        .order_by()
+        .values("project")
+    )
+    return projects.annotate(
+        task_count=_count(regular),
+        gold_count=_count(tasks.filter(is_gold=True)),
+        completed_count=_count(regular.filter(status=TaskStatus.COMPLETED)),
+        annotations_done=Coalesce(
+            Subquery(regular.annotate(n=Sum("annotation_count")).values("n")),
+            0,
+            output_field=IntegerField(),
+        ),
+        billable_count=_count(billable),
+    )
+
+
 def projects_for_actor(*, actor: LabActor, status: str | None = None) -> QuerySet[Project]:
-    """The organisation's projects, newest first, with task counts and annotations done."""
-    projects = (
+    """The organisation's projects, newest first, with their counts (see ``project_figures``)."""
+    projects = with_stats(
         Project.objects.filter(organization=actor.organization)
-        .select_related("domain", "domain__parent")
-        .annotate(
-            task_count=Count("tasks", filter=Q(tasks__is_gold=False)),
-            gold_count=Count("tasks", filter=Q(tasks__is_gold=True)),
-            annotations_done=Coalesce(
-                Sum("tasks__annotation_count", filter=Q(tasks__is_gold=False)), 0
-            ),
-        )
+        .select_related("organization", "domain", "domain__parent")
         .order_by("-created_at", "-id")
     )
     if status:
         projects = projects.filter(status=status)
     return projects
+
+
+def project_with_stats(*, project: Project) -> Project:
+    """The project read again with its counts (after a change, for the API's answer)."""
+    return (
+        with_stats(Project.objects.filter(pk=project.pk))
+        .select_related("organization", "domain", "domain__parent")
+        .prefetch_related("specialties")
+        .get()
+    )
 
 
 def project_status_counts(*, actor: LabActor) -> dict[str, int]:
@@ -226,15 +260,30 @@ def import_for_project(*, project: Project, import_id: Any) -> TaskImport:
 # Progress and money ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ExpertProgress:
-    expert_id: int
-    name: str
-    annotations: int
+def expected_annotations(*, project: Project, task_count: int) -> int:
+    """Paid annotations the project needs for ``task_count`` regular tasks.
+
+    Gold answers are paid work too: at a gold rate of r%, r of every 100 tasks an expert is
+    served are gold, so each regular annotation brings r / (100 - r) gold ones (rounded up).
+    """
+    regular = task_count * project.overlap
+    rate = project.gold_rate_percent
+    return regular + (-(-regular * rate // (100 - rate)) if rate else 0)
+
+
+def required_funds_cents(*, project: Project, task_count: int) -> int:
+    """What ``task_count`` regular tasks cost: their annotations at the project's overlap,
+    the gold annotations mixed in at its gold rate, at its price, with the platform fee."""
+    return cost_with_fee_cents(
+        annotations=expected_annotations(project=project, task_count=task_count),
+        price_cents=project.price_per_annotation_cents,
+    )
 
 
 @dataclass(frozen=True)
-class ProjectProgress:
+class ProjectFigures:
+    """A project's counts and money, from one row of ``with_stats``."""
+
     task_count: int
     gold_count: int
     completed_tasks: int
@@ -243,8 +292,6 @@ class ProjectProgress:
     cost_so_far_cents: int
     required_funds_cents: int
     funded_cents: int
-    remaining_budget_cents: int
-    experts: list[ExpertProgress]
 
     @property
     def percent_done(self) -> int:
@@ -256,50 +303,59 @@ class ProjectProgress:
     def shortfall_cents(self) -> int:
         return max(0, self.required_funds_cents - self.funded_cents)
 
+    @property
+    def remaining_budget_cents(self) -> int:
+        """Funds not yet spent on accepted or pending work (never below zero)."""
+        return max(0, self.funded_cents - self.cost_so_far_cents)
 
-def required_funds_cents(*, project: Project, task_count: int) -> int:
-    """What ``task_count`` regular tasks cost at the project's overlap and price, with fee."""
-    return cost_with_fee_cents(
-        annotations=task_count * project.overlap, price_cents=project.price_per_annotation_cents
+
+def project_figures(project: Project) -> ProjectFigures:
+    """Counts and money of a project read through ``with_stats`` (no query)."""
+    task_count = int(getattr(project, "task_count", 0) or 0)
+    return ProjectFigures(
+        task_count=task_count,
+        gold_count=int(getattr(project, "gold_count", 0) or 0),
+        completed_tasks=int(getattr(project, "completed_count", 0) or 0),
+        annotations_needed=task_count * project.overlap,
+        annotations_done=int(getattr(project, "annotations_done", 0) or 0),
+        cost_so_far_cents=cost_with_fee_cents(
+            annotations=int(getattr(project, "billable_count", 0) or 0),
+            price_cents=project.price_per_annotation_cents,
+        ),
+        required_funds_cents=required_funds_cents(project=project, task_count=task_count),
+        funded_cents=project.funded_cents,
     )
+
+
+@dataclass(frozen=True)
+class ExpertProgress:
+    """One expert's work on a project, under the pseudonymous id labs see (never a name)."""
+
+    expert: uuid.UUID | None
+    annotations: int
+
+
+@dataclass(frozen=True)
+class ProjectProgress(ProjectFigures):
+    """The figures with each expert's share of the work."""
+
+    experts: list[ExpertProgress] = field(default_factory=list)
 
 
 def project_progress(*, project: Project) -> ProjectProgress:
-    """Counts, money and per-expert progress in three queries whatever the project's size."""
-    tasks = Task.objects.filter(project=project).aggregate(
-        task_count=Count("id", filter=Q(is_gold=False)),
-        gold_count=Count("id", filter=Q(is_gold=True)),
-        completed=Count("id", filter=Q(is_gold=False, status=TaskStatus.COMPLETED)),
-        done=Coalesce(Sum("annotation_count", filter=Q(is_gold=False)), 0),
-    )
-    billable = project.annotations.exclude(status=AnnotationStatus.REJECTED).count()
+    """Counts, money and per-expert progress in two queries whatever the project's size."""
+    figures = project_figures(with_stats(Project.objects.filter(pk=project.pk)).get())
     per_expert = (
-        project.annotations.values("expert_id", "expert__full_name", "expert__email")
+        project.annotations.values("expert_id", "expert__expert_profile__public_id")
         .annotate(n=Count("id"))
         .order_by("-n", "expert_id")[:50]
     )
     experts = [
-        ExpertProgress(
-            expert_id=row["expert_id"],
-            name=row["expert__full_name"] or row["expert__email"],
-            annotations=row["n"],
-        )
+        ExpertProgress(expert=row["expert__expert_profile__public_id"], annotations=row["n"])
         for row in per_expert
     ]
-    cost = cost_with_fee_cents(annotations=billable, price_cents=project.price_per_annotation_cents)
-    funded = project.funded_cents
-    return ProjectProgress(
-        task_count=tasks["task_count"],
-        gold_count=tasks["gold_count"],
-        completed_tasks=tasks["completed"],
-        annotations_needed=tasks["task_count"] * project.overlap,
-        annotations_done=tasks["done"],
-        cost_so_far_cents=cost,
-        required_funds_cents=required_funds_cents(project=project, task_count=tasks["task_count"]),
-        funded_cents=funded,
-        remaining_budget_cents=max(0, funded - cost),
-        experts=experts,
-    )
+    values = {item.name: getattr(figures, item.name) for item in fields(figures)}
+    return ProjectProgress(**values, experts=experts)
 
 
 def project_fundings(*, project: Project) -> QuerySet[ProjectFunding]:

@@ -26,8 +26,7 @@ from projects.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from projects.pricing import cost_with_fee_cents
-from projects.selectors import required_funds_cents
+from projects.selectors import project_figures
 from projects.services.projects import MAX_BUDGET_CENTS, MAX_PRICE_CENTS, MAX_SEATS
 from projects.states import ImportFormat, TaskStatus, WebhookEvent
 from projects.task_types import TASK_TYPE_CHOICES
@@ -118,13 +117,9 @@ class ProjectLinksSerializer(serializers.Serializer):
     archive = serializers.URLField()
 
 
-def _stat(project: Project, name: str) -> int:
-    """A count the API view annotated on the project (see ``projects.api.with_stats``)."""
-    return int(getattr(project, name, 0) or 0)
-
-
 class ProjectSerializer(serializers.ModelSerializer):
-    """A project with its counts, progress and money. Call with ``with_stats`` projects."""
+    """A project with its counts, progress and money. Call with projects read through
+    ``selectors.with_stats`` (``projects_for_actor``, ``project_with_stats``)."""
 
     id = serializers.UUIDField(source="public_id", read_only=True)
     organization = serializers.CharField(source="organization.slug", read_only=True)
@@ -173,38 +168,32 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ProjectCountsSerializer)
     def get_counts(self, project: Project) -> dict[str, int]:
+        figures = project_figures(project)
         return {
-            "tasks": _stat(project, "api_task_count"),
-            "gold_tasks": _stat(project, "api_gold_count"),
-            "completed_tasks": _stat(project, "api_completed_count"),
+            "tasks": figures.task_count,
+            "gold_tasks": figures.gold_count,
+            "completed_tasks": figures.completed_tasks,
         }
 
     @extend_schema_field(ProjectProgressSummarySerializer)
     def get_progress(self, project: Project) -> dict[str, int]:
-        needed = _stat(project, "api_task_count") * project.overlap
-        done = _stat(project, "api_annotations_done")
+        figures = project_figures(project)
         return {
-            "annotations_needed": needed,
-            "annotations_done": done,
-            "percent_done": min(100, done * 100 // needed) if needed else 0,
+            "annotations_needed": figures.annotations_needed,
+            "annotations_done": figures.annotations_done,
+            "percent_done": figures.percent_done,
         }
 
     @extend_schema_field(ProjectMoneySerializer)
     def get_money(self, project: Project) -> dict[str, Any]:
-        required = required_funds_cents(
-            project=project, task_count=_stat(project, "api_task_count")
-        )
-        cost = cost_with_fee_cents(
-            annotations=_stat(project, "api_billable_count"),
-            price_cents=project.price_per_annotation_cents,
-        )
+        figures = project_figures(project)
         return {
             "currency": project.currency,
-            "funded_cents": project.funded_cents,
-            "required_cents": required,
-            "shortfall_cents": max(0, required - project.funded_cents),
-            "cost_so_far_cents": cost,
-            "remaining_cents": max(0, project.funded_cents - cost),
+            "funded_cents": figures.funded_cents,
+            "required_cents": figures.required_funds_cents,
+            "shortfall_cents": figures.shortfall_cents,
+            "cost_so_far_cents": figures.cost_so_far_cents,
+            "remaining_cents": figures.remaining_budget_cents,
         }
 
     @extend_schema_field(ProjectLinksSerializer)

@@ -65,13 +65,6 @@ CREDENTIAL_LABELS = dict(CredentialKind.choices)
 LANGUAGE_NAMES = {code: str(name) for code, name in settings.LANGUAGES}
 
 
-# Helpers -----------------------------------------------------------------------------------
-
-
-def _percent(done: int, needed: int) -> int:
-    return min(100, done * 100 // needed) if needed else 0
-
-
 # List ------------------------------------------------------------------------------------
 
 
@@ -85,8 +78,7 @@ def project_list(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     projects = selectors.projects_for_actor(actor=actor, status=status or None)
     page = Paginator(projects, PROJECTS_PER_PAGE).get_page(request.GET.get("page"))
     for project in page.object_list:
-        needed = project.task_count * project.overlap  # type: ignore[attr-defined]
-        project.percent_done = _percent(project.annotations_done, needed)  # type: ignore[attr-defined]
+        project.figures = selectors.project_figures(project)  # type: ignore[attr-defined]
     counts = selectors.project_status_counts(actor=actor)
     tabs = [
         {"value": "", "label": "All", "count": sum(counts.values())},

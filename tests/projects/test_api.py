@@ -158,9 +158,10 @@ def test_the_readme_flow_works_end_to_end_with_an_api_key(api, lab):
 
     shown = api.get(url("project-detail", project_id), **auth).json()
     assert shown["counts"] == {"tasks": 1000, "gold_tasks": 0, "completed_tasks": 0}
-    # 1,000 tasks × 3 annotations × $5 = $15,000, plus the 20% platform fee.
-    assert shown["money"]["required_cents"] == 1_800_000
-    assert shown["money"]["shortfall_cents"] == 1_800_000
+    # 1,000 tasks × 3 annotations, plus 334 gold ones at the default 10% gold rate, × $5 =
+    # $16,670, plus the 20% platform fee.
+    assert shown["money"]["required_cents"] == 2_000_400
+    assert shown["money"]["shortfall_cents"] == 2_000_400
     assert shown["progress"] == {
         "annotations_needed": 3000,
         "annotations_done": 0,
@@ -175,17 +176,17 @@ def test_the_readme_flow_works_end_to_end_with_an_api_key(api, lab):
         **fund_headers,
     )
     assert funded.status_code == 201, funded.json()
-    assert funded.json()["funding"]["amount_cents"] == 1_800_000
+    assert funded.json()["funding"]["amount_cents"] == 2_000_400
     assert funded.json()["project"]["status"] == "funded"
     again = api.post(
         url("project-fund", project_id),
-        {"amount_cents": 1_800_000},
+        {"amount_cents": 2_000_400},
         format="json",
         **fund_headers,
     )
     assert again.status_code == 201
     assert again.json()["funding"] == funded.json()["funding"]
-    assert again.json()["project"]["money"]["funded_cents"] == 1_800_000
+    assert again.json()["project"]["money"]["funded_cents"] == 2_000_400
     assert ProjectFunding.objects.count() == 1
 
     activated = api.post(url("project-activate", project_id), **auth)
@@ -626,10 +627,10 @@ def test_progress_reports_counts_and_money(api, lab):
         "annotations_done": 0,
         "percent_done": 0,
         "cost_so_far_cents": 0,
-        "required_funds_cents": 7200,
+        "required_funds_cents": 8400,
         "funded_cents": 0,
         "remaining_budget_cents": 0,
-        "shortfall_cents": 7200,
+        "shortfall_cents": 8400,
         "experts": [],
     }
 

@@ -8,6 +8,7 @@ import pytest
 
 from marketplace.errors import NotFound
 from marketplace.states import MembershipRole
+from experts.models import ExpertProfile
 from projects import selectors
 from projects.access import lab_actor_for_member
 from projects.models import Annotation
@@ -66,6 +67,7 @@ def test_progress_adds_up_in_fixed_queries(django_assert_num_queries):
     project = pf.active_project(actor, task_count=4, overlap=2, price_per_annotation_cents=1000)
     pf.tasks(project, 2, gold=True)
     experts = [factories.expert(full_name=f"Dr {n}") for n in range(2)]
+    pseudonyms = [ExpertProfile.objects.create(user=expert).public_id for expert in experts]
     tasks = list(project.tasks.filter(is_gold=False))
     for task, expert, status in [
         (tasks[0], experts[0], AnnotationStatus.ACCEPTED),
@@ -83,16 +85,21 @@ def test_progress_adds_up_in_fixed_queries(django_assert_num_queries):
         )
         task.annotation_count += 1
         task.save()
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(2):
         progress = selectors.project_progress(project=project)
     assert (progress.task_count, progress.gold_count) == (4, 2)
     assert (progress.annotations_done, progress.annotations_needed) == (3, 8)
     assert progress.percent_done == 37
     assert progress.cost_so_far_cents == 2 * 1000 * 120 // 100  # rejected work is not paid
-    assert progress.required_funds_cents == 8 * 1000 * 120 // 100
+    # 8 regular annotations and, at the 10% gold rate, 1 gold one (8 / 9, rounded up).
+    assert progress.required_funds_cents == 9 * 1000 * 120 // 100
     assert progress.funded_cents == progress.required_funds_cents
     assert progress.remaining_budget_cents == progress.funded_cents - progress.cost_so_far_cents
-    assert [(e.name, e.annotations) for e in progress.experts] == [("Dr 0", 2), ("Dr 1", 1)]
+    # Labs see the pseudonymous profile id, never a name or an e-mail.
+    assert [(e.expert, e.annotations) for e in progress.experts] == [
+        (pseudonyms[0], 2),
+        (pseudonyms[1], 1),
+    ]
 
 
 def test_task_list_never_joins_gold_answers_and_filters():
@@ -118,3 +125,9 @@ def test_pricing_suggests_dearer_rates_for_medicine_and_rounds_the_fee_up():
     assert platform_fee_cents(1) == 1
     assert platform_fee_cents(1000) == 200
     assert cost_with_fee_cents(annotations=3, price_cents=333) == 999 + 200
+
+
+@pytest.mark.parametrize(("gold_rate", "expected"), [(0, 30), (10, 34), (20, 38), (50, 60)])
+def test_expected_annotations_include_the_gold_ones_mixed_in(gold_rate, expected):
+    project = pf.project(overlap=3, gold_rate_percent=gold_rate)
+    assert selectors.expected_annotations(project=project, task_count=10) == expected

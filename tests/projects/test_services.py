@@ -316,8 +316,9 @@ def test_activation_needs_tasks_guidelines_and_enough_funds():
     pf.tasks(project, 2, gold=True)
     services.guidelines_publish(actor=actor, project=project, guidelines="Go", changelog="v1")
     needed = required_funds_cents(project=project, task_count=4)
-    assert needed == 4 * 3 * 500 * 120 // 100  # 20% fee; gold tasks are not counted
-    with pytest.raises(Conflict, match=r"\$72\.00 needed, \$1\.00 funded"):
+    # 12 regular annotations, 2 gold ones at the 10% gold rate (12 / 9, rounded up), 20% fee.
+    assert needed == 14 * 500 * 120 // 100
+    with pytest.raises(Conflict, match=r"\$84\.00 needed, \$1\.00 funded"):
         services.project_activate(actor=actor, project=project)
     project.refresh_from_db()
     assert project.status == ProjectStatus.FUNDED
