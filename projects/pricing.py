@@ -26,7 +26,7 @@ def suggested_price_cents(*, task_type: str, domain: Domain | None) -> int:
     field = domain.parent if domain is not None and domain.parent_id else domain
     percent = DOMAIN_RATE_PERCENT.get(field.slug, DEFAULT_RATE_PERCENT) if field else 100
     cents = task_type_for(task_type).base_rate_cents * percent // 100
-    return max(100, round(cents / 100) * 100)
+    return max(100, (cents + 50) // 100 * 100)  # to the nearest dollar, halves up
 
 
 def platform_fee_cents(amount_cents: int) -> int:
@@ -37,3 +37,10 @@ def platform_fee_cents(amount_cents: int) -> int:
 def cost_with_fee_cents(*, annotations: int, price_cents: int) -> int:
     base = annotations * price_cents
     return base + platform_fee_cents(base)
+
+
+def format_dollars(cents: int) -> str:
+    """``123456`` → ``$1,234.56``; exact for any whole number of cents."""
+    sign = "-" if cents < 0 else ""
+    whole, rest = divmod(abs(cents), 100)
+    return f"{sign}${whole:,}.{rest:02d}"

@@ -43,6 +43,7 @@ from projects.imports.sources import (
 )
 from projects.imports.writer import WriteOutcome, write_rows
 from projects.models import Project, Task, TaskImport
+from projects.pricing import format_dollars
 from projects.selectors import required_funds_cents
 from projects.states import (
     FINISHED_IMPORT_STATES,
@@ -121,8 +122,9 @@ def _funds_problem(project: Project, outcome: WriteOutcome) -> str | None:
         return None
     return (
         f"The {outcome.created_regular:,} new tasks would bring the project to {total:,} "
-        f"tasks, which need ${needed / 100:,.2f} in funds; ${project.funded_cents / 100:,.2f} "
-        "is funded. Add funds to the project, then import again. Nothing was imported."
+        f"tasks, which need {format_dollars(needed)} in funds; "
+        f"{format_dollars(project.funded_cents)} is funded. Add funds to the project, then "
+        "import again. Nothing was imported."
     )
 
 

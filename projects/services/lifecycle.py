@@ -14,6 +14,7 @@ from marketplace.services import audit_record
 from payments.funding import funding_charge
 from projects.access import LabActor
 from projects.models import Project, ProjectFunding
+from projects.pricing import format_dollars
 from projects.selectors import required_funds_cents
 from projects.services.projects import MAX_BUDGET_CENTS
 from projects.states import (
@@ -175,8 +176,9 @@ def activation_problems(*, project: Project) -> list[str]:
     needed = required_funds_cents(project=project, task_count=task_count)
     if project.funded_cents < needed:
         problems.append(
-            f"Funds must cover {task_count:,} tasks × {project.overlap} annotations × price + "
-            f"fee: ${needed / 100:,.2f} needed, ${project.funded_cents / 100:,.2f} funded."
+            f"Funds must cover {task_count:,} tasks × {project.overlap} annotations, the gold "
+            f"answers mixed in, and the fee: {format_dollars(needed)} needed, "
+            f"{format_dollars(project.funded_cents)} funded."
         )
     return problems
 

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from django import template
 
+from projects.pricing import format_dollars
+
 register = template.Library()
-
-
-def format_dollars(cents: int) -> str:
-    """``123456`` → ``$1,234.56``; exact for any whole number of cents."""
-    sign = "-" if cents < 0 else ""
-    whole, rest = divmod(abs(cents), 100)
-    return f"{sign}${whole:,}.{rest:02d}"
 
 
 @register.filter(name="dollars")

@@ -32,7 +32,7 @@ from projects.forms import (
 )
 from projects.markdown import render_markdown
 from projects.models import Project
-from projects.pricing import suggested_price_cents
+from projects.pricing import format_dollars, suggested_price_cents
 from projects.services.projects import FINISHED_STATES
 from projects.states import (
     FUNDABLE_PROJECT_STATES,
@@ -40,7 +40,6 @@ from projects.states import (
     ProjectStatus,
 )
 from projects.task_types import REGISTRY
-from projects.templatetags.money import format_dollars
 from projects.views.common import (
     PROJECTS_PER_PAGE,
     actor_and_project,
