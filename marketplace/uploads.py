@@ -18,11 +18,13 @@ class CappedUploadHandler(FileUploadHandler):
         super().__init__(request)
         self.received = 0
         path = getattr(request, "path_info", "") or ""
-        self.limit = (
-            settings.MAX_TASK_IMPORT_SIZE + 1024
-            if re.match(settings.LARGE_UPLOAD_PATH_PATTERN, path)
-            else settings.MAX_UPLOAD_SIZE
+        # Only a logged-in user (or an API key, authenticated before DRF parses the body)
+        # may send a task file: anonymous requests are cut off at the ordinary cap.
+        user = getattr(request, "user", None)
+        large = bool(user is not None and user.is_authenticated) and re.match(
+            settings.LARGE_UPLOAD_PATH_PATTERN, path
         )
+        self.limit = settings.MAX_TASK_IMPORT_SIZE + 1024 if large else settings.MAX_UPLOAD_SIZE
 
     def new_file(self, *args: Any, **kwargs: Any) -> None:
         super().new_file(*args, **kwargs)
