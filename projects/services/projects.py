@@ -112,8 +112,10 @@ def _clean(values: dict[str, Any], *, current: Project | None) -> dict[str, Any]
     task_type_key = clean.get("task_type", current.task_type if current else None)
     if "task_type" in clean or "task_settings" in clean:
         task_type = task_type_for(str(task_type_key))
+        type_changes = current is None or task_type_key != current.task_type
+        # A new type starts from its defaults; the same type keeps the settings it has.
         raw_settings = clean.get(
-            "task_settings", current.task_settings if current and "task_type" not in clean else {}
+            "task_settings", {} if type_changes or current is None else current.task_settings
         )
         clean["task_settings"] = task_type.clean_settings(raw_settings)
     _int_in(clean, "overlap", 1, 9, "Overlap (annotations per task)")
@@ -221,13 +223,13 @@ def project_update(
             raise Conflict(
                 f"“{name}” cannot change once the project is {locked.get_status_display()}.",
             )
-        if (
-            "task_type" in changes
-            and changes["task_type"] != locked.task_type
-            and locked.tasks.exists()
-        ):
+        has_tasks = locked.tasks.exists()
+        if "task_type" in changes and changes["task_type"] != locked.task_type and has_tasks:
             raise Conflict("The task type cannot change once the project has tasks.")
         clean = _clean(changes, current=locked)
+        if has_tasks and clean.get("task_settings", locked.task_settings) != locked.task_settings:
+            # Tasks and gold answers were checked against these settings (labels, criteria).
+            raise Conflict("The task-type settings cannot change once the project has tasks.")
         before = _snapshot(locked, set(clean))
         specialties = clean.pop("specialties", None)
         for name, value in clean.items():

@@ -400,3 +400,31 @@ def test_viewers_cannot_move_projects_or_fund_them():
         services.project_fund(actor=viewer, project=project, amount_cents=100)
     project.refresh_from_db()
     assert project.status == ProjectStatus.ACTIVE
+
+
+def test_sending_the_same_task_type_keeps_the_settings():
+    actor = pf.manager_actor()
+    project = pf.project(actor, task_settings={"criteria": ["accuracy", "safety"]})
+    services.project_update(actor=actor, project=project, changes={"task_type": "pairwise"})
+    project.refresh_from_db()
+    assert project.task_settings["criteria"] == ["accuracy", "safety"]
+
+
+def test_task_settings_are_fixed_once_tasks_exist():
+    actor = pf.manager_actor()
+    project = pf.project(actor, task_type="classification", task_settings={"labels": ["yes", "no"]})
+    pf.tasks(project, 1)
+    with pytest.raises(Conflict, match="settings cannot change"):
+        services.project_update(
+            actor=actor, project=project, changes={"task_settings": {"labels": ["red", "green"]}}
+        )
+    project.refresh_from_db()
+    assert project.task_settings["labels"] == ["yes", "no"]
+    # Re-sending the settings unchanged (as the edit form does) is fine.
+    services.project_update(
+        actor=actor,
+        project=project,
+        changes={"task_settings": project.task_settings, "title": "Renamed"},
+    )
+    project.refresh_from_db()
+    assert project.title == "Renamed"
