@@ -50,12 +50,15 @@ def project_fund(
     scoped_key = f"{actor.organization.pk}:{key}"
     existing = ProjectFunding.objects.filter(idempotency_key=scoped_key).first()
     if existing is not None:
-        if existing.project_id != project.pk or existing.amount_cents != amount_cents:
-            raise Conflict("This idempotency key was used for a different funding.")
-        return existing
+        return _the_same_funding(existing, project=project, amount_cents=amount_cents)
     try:
         with transaction.atomic():
             locked = Project.objects.select_for_update().get(pk=project.pk)
+            # A concurrent call with the same key waited for the lock: it finds the first
+            # funding here and charges nothing.
+            existing = ProjectFunding.objects.filter(idempotency_key=scoped_key).first()
+            if existing is not None:
+                return _the_same_funding(existing, project=project, amount_cents=amount_cents)
             if locked.status not in FUNDABLE_PROJECT_STATES:
                 raise Conflict(
                     f"A {locked.get_status_display().lower()} project cannot take more funds."
@@ -96,10 +99,21 @@ def project_fund(
                 ip_address=ip_address,
             )
     except IntegrityError:
-        # A concurrent call with the same key won the race.
-        return ProjectFunding.objects.get(idempotency_key=scoped_key)
+        # The same key for another project of the organisation, committed meanwhile.
+        existing = ProjectFunding.objects.filter(idempotency_key=scoped_key).first()
+        if existing is None:
+            raise
+        return _the_same_funding(existing, project=project, amount_cents=amount_cents)
     project.refresh_from_db()
     return funding
+
+
+def _the_same_funding(
+    existing: ProjectFunding, *, project: Project, amount_cents: int
+) -> ProjectFunding:
+    if existing.project_id != project.pk or existing.amount_cents != amount_cents:
+        raise Conflict("This idempotency key was used for a different funding.")
+    return existing
 
 
 # States ----------------------------------------------------------------------------------

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 
 from experts import services
 from experts.models import Credential
@@ -14,30 +11,9 @@ from marketplace.errors import Conflict
 from marketplace.models import AuditEvent
 from tests.experts import factories as ef
 from tests.factories import expert, staff_user
+from tests.integration.concurrency import race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def _race(*actions):
-    """Run the actions in threads released together; return what each returned or raised."""
-    barrier = threading.Barrier(len(actions))
-    outcomes: list[object] = [None] * len(actions)
-
-    def run(index, action):
-        try:
-            barrier.wait()
-            outcomes[index] = action()
-        except Exception as error:  # the outcome under test
-            outcomes[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(actions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return outcomes
 
 
 def test_only_one_of_two_simultaneous_reviewers_gets_the_credential():
@@ -45,7 +21,7 @@ def test_only_one_of_two_simultaneous_reviewers_gets_the_credential():
     second, _ = staff_user()
     submitted = ef.credential(expert(), submit=True)
 
-    outcomes = _race(
+    outcomes = race(
         lambda: services.credential_verify(staff=first, credential_id=submitted.pk),
         lambda: services.credential_reject(
             staff=second, credential_id=submitted.pk, reason="Blurry scan."
@@ -69,7 +45,7 @@ def test_two_simultaneous_claims_leave_one_reviewer():
     second, _ = staff_user()
     submitted = ef.credential(expert(), submit=True)
 
-    outcomes = _race(
+    outcomes = race(
         lambda: services.credential_start_review(staff=first, credential_id=submitted.pk),
         lambda: services.credential_start_review(staff=second, credential_id=submitted.pk),
     )
