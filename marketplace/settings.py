@@ -240,7 +240,8 @@ STORAGES = {
 
 # Uploads: requests and in-memory files are capped; documents have their own 10 MB cap and
 # task imports their own 200 MB cap (MAX_TASK_IMPORT_SIZE, below).
-DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# A request body read into memory (form posts, API JSON: a batch of 1,000 tasks of a few KB).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 MAX_DOCUMENT_UPLOAD_SIZE = 10 * 1024 * 1024

@@ -1021,3 +1021,31 @@ def test_deadline_in_the_future_is_accepted(api, lab):
 
     assert response.status_code == 201
     assert response.json()["deadline"] == deadline
+
+
+def test_a_full_batch_of_large_tasks_fits_in_one_request(api, lab):
+    created = project(actor_of(lab))
+    big = [{**row, "response_a": "x" * 3000} for row in rows(1000, prefix="big")]
+
+    response = api.post(
+        url("project-task-list", created.public_id), {"tasks": big}, format="json", **lab.header
+    )
+
+    assert response.status_code == 201, response.content[:300]
+    assert response.json()["created_count"] == 1000
+
+
+def test_a_body_over_the_cap_is_refused_with_a_json_413(api, lab, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    created = project(actor_of(lab))
+
+    response = api.post(
+        url("project-task-list", created.public_id),
+        {"tasks": rows(100)},
+        format="json",
+        **lab.header,
+    )
+
+    assert response.status_code == 413
+    assert "larger than" in response.json()["detail"]
+    assert created.tasks.count() == 0

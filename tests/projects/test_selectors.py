@@ -6,9 +6,9 @@ import uuid
 
 import pytest
 
+from experts.models import ExpertProfile
 from marketplace.errors import NotFound
 from marketplace.states import MembershipRole
-from experts.models import ExpertProfile
 from projects import selectors
 from projects.access import lab_actor_for_member
 from projects.models import Annotation
