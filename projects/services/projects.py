@@ -157,21 +157,42 @@ def project_create(
     domain: Domain,
     task_type: str,
     price_per_annotation_cents: int,
+    summary: str = "",
+    specialties: list[Domain] | None = None,
+    required_credential_kinds: list[str] | None = None,
+    min_seniority: str = "",
+    languages: list[str] | None = None,
+    task_settings: dict[str, Any] | None = None,
+    overlap: int = 3,
+    seats: int = 10,
+    budget_cents: int = 0,
+    deadline: datetime.date | None = None,
+    gold_rate_percent: int = 10,
+    min_gold_accuracy_percent: int = 70,
     guidelines: str = "",
     rubric: str = "",
     ip_address: str | None = None,
-    **fields: Any,
 ) -> Project:
     """Create a draft project; with guidelines, also their first version."""
     actor.require_manager("create projects")
     values = _clean(
         {
             "title": title,
+            "summary": summary,
             "domain": domain,
+            "specialties": specialties or [],
+            "required_credential_kinds": required_credential_kinds or [],
+            "min_seniority": min_seniority,
+            "languages": languages or [],
             "task_type": task_type,
+            "task_settings": task_settings or {},
+            "overlap": overlap,
             "price_per_annotation_cents": price_per_annotation_cents,
-            "task_settings": fields.pop("task_settings", {}),
-            **fields,
+            "seats": seats,
+            "budget_cents": budget_cents,
+            "deadline": deadline,
+            "gold_rate_percent": gold_rate_percent,
+            "min_gold_accuracy_percent": min_gold_accuracy_percent,
         },
         current=None,
     )
@@ -357,7 +378,14 @@ def guidelines_acknowledge(*, expert: User, project: Project) -> GuidelineAcknow
     """Record that the expert read the current version."""
     if not project.guidelines_version:
         raise Conflict("This project has no guidelines yet.")
-    acknowledgement, _ = GuidelineAcknowledgement.objects.update_or_create(
-        project=project, expert=expert, defaults={"version": project.guidelines_version}
-    )
+    with transaction.atomic():
+        acknowledgement, _ = GuidelineAcknowledgement.objects.update_or_create(
+            project=project, expert=expert, defaults={"version": project.guidelines_version}
+        )
+        audit_record(
+            actor=expert,
+            action="project.guidelines_acknowledge",
+            target=project,
+            after={"version": project.guidelines_version},
+        )
     return acknowledgement

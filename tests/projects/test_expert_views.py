@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from marketplace.models import AuditEvent
 from projects import services
 from projects.models import Annotation, GuidelineAcknowledgement
 from tests import factories
@@ -49,6 +50,8 @@ def test_expert_reads_changes_and_acknowledges(client):
     response = client.post(url)
     assert response.status_code == 302
     assert GuidelineAcknowledgement.objects.get(expert=expert, project=project).version == 2
+    event = AuditEvent.objects.filter(action="project.guidelines_acknowledge").latest("id")
+    assert (event.actor, event.after) == (expert, {"version": 2})
     assert "You are up to date with version 2" in client.get(url).content.decode()
 
 
