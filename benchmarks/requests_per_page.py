@@ -97,6 +97,49 @@ def build_expert() -> object:
     return person
 
 
+def build_projects(owner: object, slug: str) -> tuple[str, int]:
+    """20 pairwise projects of 50 tasks each, one of them with 2,000; all funded and live."""
+    from experts.models import Domain
+    from projects import services
+    from projects.access import lab_actor_for_member
+    from projects.selectors import required_funds_cents
+
+    actor = lab_actor_for_member(user=owner, organization_slug=slug)  # type: ignore[arg-type]
+    medicine = Domain.objects.get(slug="medicine")
+    big = None
+    for n in range(20):
+        project = services.project_create(
+            actor=actor,
+            title=f"Bench project {n}",
+            domain=medicine,
+            task_type="pairwise",
+            price_per_annotation_cents=800,
+            guidelines="# Guidelines\n\nPrefer the **safer** answer.",
+            task_settings={"criteria": ["accuracy", "safety"]},
+        )
+        count = 2000 if n == 0 else 50
+        for start in range(0, count, 1000):
+            rows = [
+                {
+                    "external_id": f"t-{i}",
+                    "prompt": f"Question {i}: is ibuprofen safe with lisinopril? " * 5,
+                    "response_a": "Occasional use is usually fine; check with your doctor. " * 8,
+                    "response_b": "Yes, there is no interaction at all. " * 8,
+                }
+                for i in range(start, min(count, start + 1000))
+            ]
+            services.tasks_create_batch(actor=actor, project=project, rows=rows)
+        services.project_fund(
+            actor=actor,
+            project=project,
+            amount_cents=required_funds_cents(project=project, task_count=count),
+        )
+        services.project_activate(actor=actor, project=project)
+        big = big or project
+    assert big is not None
+    return str(big.public_id), big.tasks.order_by("id").values_list("id", flat=True).first()
+
+
 def measure(client, path: str, **headers: str) -> tuple[float, float, int]:
     client.get(path, **headers)  # warm up
     timings = []
@@ -130,6 +173,9 @@ def main() -> None:
         expert_browser = Client()
         expert_browser.force_login(build_expert())
         api = Client()
+        project_id, task_id = build_projects(owner, slug)
+        project_pages = f"/labs/{slug}/projects/{project_id}"
+        key = {"HTTP_AUTHORIZATION": f"Api-Key {secret}"}
         cases = [
             ("home", browser, "/", {}),
             ("lab dashboard", browser, f"/labs/{slug}/", {}),
@@ -139,7 +185,14 @@ def main() -> None:
             ("expert dashboard", expert_browser, "/expert/", {}),
             ("expert profile", expert_browser, "/expert/profile/", {}),
             ("credentials (12)", expert_browser, "/expert/credentials/", {}),
-            ("API /me (key)", api, "/api/v1/me/", {"HTTP_AUTHORIZATION": f"Api-Key {secret}"}),
+            ("projects (20)", browser, f"/labs/{slug}/projects/", {}),
+            ("project page", browser, f"{project_pages}/", {}),
+            ("tasks (2,000)", browser, f"{project_pages}/tasks/", {}),
+            ("task", browser, f"{project_pages}/tasks/{task_id}/", {}),
+            ("preview as expert", browser, f"{project_pages}/preview/", {}),
+            ("API /me (key)", api, "/api/v1/me/", key),
+            ("API projects (20)", api, "/api/v1/projects/", key),
+            ("API tasks (2,000)", api, f"/api/v1/projects/{project_id}/tasks/", key),
             ("healthz", api, "/healthz", {}),
         ]
         print(f"database: {connection.vendor}, rounds: {ROUNDS}")
