@@ -998,3 +998,31 @@ def test_lab_actor_role_label_shows_in_the_navigation(client):
     page = client.get(url("list", slug=actor.organization.slug)).content.decode()
 
     assert "your role: Owner" in page
+
+
+def test_list_and_project_page_show_progress_and_experts_by_pseudonym(client):
+    from experts.models import ExpertProfile
+    from projects.models import Annotation
+
+    actor = factories.manager_actor()
+    live = factories.active_project(actor, title="Live one", task_count=2, overlap=2)
+    expert = core.expert(full_name="Dr Secret Name")
+    profile = ExpertProfile.objects.create(user=expert)
+    for task in live.tasks.all()[:1]:
+        Annotation.objects.create(
+            task=task, project=live, expert=expert, result={}, confidence=90, guidelines_version=1
+        )
+        task.annotation_count = 1
+        task.save()
+    client.force_login(actor.user)
+
+    listing = client.get(url("list", slug=actor.organization.slug)).content.decode()
+    # 2 tasks, 1 of 4 annotations done.
+    assert re.search(r"<td>2\s*</td>", listing)
+    assert 'value="25"' in listing
+    assert "25%" in listing
+
+    page = client.get(url("detail", live)).content.decode()
+    assert str(profile.public_id)[:8] in page
+    assert "Dr Secret Name" not in page
+    assert expert.email not in page
