@@ -136,11 +136,14 @@ def _transition(
     verb: str,
     ip_address: str | None,
     guard: Callable[[Project], None] | None = None,
+    from_states: frozenset[str] | None = None,
 ) -> Project:
     actor.require_manager(f"{verb} projects")
     with transaction.atomic():
         locked = Project.objects.select_for_update().get(pk=project.pk)
-        if not project_can_transition(locked.status, target):
+        if not project_can_transition(locked.status, target) or (
+            from_states is not None and locked.status not in from_states
+        ):
             raise Conflict(
                 f"A {locked.get_status_display().lower()} project cannot be {_DONE[verb]}."
             )
@@ -232,9 +235,6 @@ def project_pause(*, actor: LabActor, project: Project, ip_address: str | None =
 
 def project_resume(*, actor: LabActor, project: Project, ip_address: str | None = None) -> Project:
     """Back to active, under the same guards as the first activation (tasks may have grown)."""
-    actor.require_manager("resume projects")
-    if project.status != ProjectStatus.PAUSED:
-        raise Conflict(f"A {project.get_status_display().lower()} project cannot be resumed.")
     return _transition(
         actor=actor,
         project=project,
@@ -242,6 +242,7 @@ def project_resume(*, actor: LabActor, project: Project, ip_address: str | None 
         verb="resume",
         ip_address=ip_address,
         guard=_require_ready,
+        from_states=frozenset({ProjectStatus.PAUSED}),
     )
 
 
