@@ -56,11 +56,16 @@ def group_domains(domains: list[Domain]) -> list[DomainGroup]:
     return sorted(groups.values(), key=lambda group: group.field.name)
 
 
-def grouped_domain_choices(groups: list[DomainGroup]) -> list[Any]:
+def grouped_domain_choices(
+    groups: list[DomainGroup],
+    *,
+    blank: str = "Choose a domain",
+    whole_field: str = "{} (whole field)",
+) -> list[Any]:
     """Choices with an optgroup per field: the field as a whole, then its specialties."""
-    choices: list[Any] = [("", "Choose a domain")]
+    choices: list[Any] = [("", blank)]
     for group in groups:
-        options = [(str(group.field.pk), f"{group.field.name} (whole field)")]
+        options = [(str(group.field.pk), whole_field.format(group.field.name))]
         options += [(str(domain.pk), domain.name) for domain in group.specialties]
         choices.append((group.field.name, options))
     return choices

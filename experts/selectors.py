@@ -18,7 +18,12 @@ from experts.models import (
     QualificationTest,
     TestAttempt,
 )
-from experts.states import QUEUED_CREDENTIAL_STATES, AttemptStatus, CredentialStatus
+from experts.states import (
+    QUEUED_CREDENTIAL_STATES,
+    RESPONSE_CREDENTIAL_STATES,
+    AttemptStatus,
+    CredentialStatus,
+)
 from marketplace.errors import NotFound
 from marketplace.models import AuditEvent, User
 from marketplace.states import UserRole
@@ -99,15 +104,6 @@ def credentials_of_expert(*, expert: User) -> QuerySet[Credential]:
         .prefetch_related("domains", "documents")
         .order_by("-created_at")
     )
-
-
-def credential_for_expert(*, expert: User, credential_id: int) -> Credential:
-    try:
-        return Credential.objects.prefetch_related("domains", "documents").get(
-            pk=credential_id, expert=expert
-        )
-    except Credential.DoesNotExist:
-        raise NotFound() from None
 
 
 def document_for_viewer(*, user: User, document_id: int) -> CredentialDocument:
@@ -372,7 +368,7 @@ def credential_checklist(*, credential: Credential) -> list[OnboardingStep]:
 
     Call with ``domains`` and ``documents`` prefetched (``credential_page_for_expert``).
     """
-    resubmitting = credential.status in (CredentialStatus.NEEDS_INFO, CredentialStatus.REJECTED)
+    resubmitting = credential.status in RESPONSE_CREDENTIAL_STATES
     return [
         OnboardingStep(
             "Describe it: kind, title and issuer",

@@ -42,6 +42,9 @@ EDITABLE_CREDENTIAL_STATES = frozenset(
     {CredentialStatus.DRAFT, CredentialStatus.NEEDS_INFO, CredentialStatus.REJECTED}
 )
 
+# States after a reviewer's decision: resubmitting one needs the expert's answer.
+RESPONSE_CREDENTIAL_STATES = frozenset({CredentialStatus.NEEDS_INFO, CredentialStatus.REJECTED})
+
 
 def credential_is_editable(status: str, reviewer_id: int | None) -> bool:
     """The expert may change the claim and its documents: before submission, after a

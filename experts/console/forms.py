@@ -6,8 +6,9 @@ from typing import Any, cast
 
 from django import forms
 
-from experts.console.selectors import domain_groups
+from experts.forms import group_domains, grouped_domain_choices
 from experts.models import Domain
+from experts.selectors import domain_choices
 from experts.states import CredentialKind
 
 MAX_OPTIONS = 6
@@ -16,12 +17,9 @@ OPTION_NUMBERS = range(1, MAX_OPTIONS + 1)
 
 def _grouped_domain_choices(*, blank: str) -> list[Any]:
     """Fields as option groups, each led by the whole field, then its specialties."""
-    choices: list[Any] = [("", blank)]
-    for field, specialties in domain_groups():
-        options = [(str(field.pk), f"All of {field.name}")]
-        options += [(str(specialty.pk), specialty.name) for specialty in specialties]
-        choices.append((field.name, options))
-    return choices
+    return grouped_domain_choices(
+        group_domains(domain_choices()), blank=blank, whole_field="All of {}"
+    )
 
 
 class QueueFilterForm(forms.Form):

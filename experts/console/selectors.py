@@ -15,14 +15,13 @@ from experts.models import (
     Answer,
     Credential,
     CredentialDocument,
-    Domain,
     ExpertProfile,
     QualificationTest,
     Question,
     TestAttempt,
 )
-from experts.selectors import attempts_awaiting_grading, domain_choices
-from experts.states import AttemptStatus, CredentialStatus
+from experts.selectors import attempts_awaiting_grading
+from experts.states import QUEUED_CREDENTIAL_STATES, AttemptStatus, CredentialStatus
 from marketplace.errors import NotFound
 from marketplace.models import AuditEvent, User
 
@@ -54,23 +53,10 @@ def queue_counts(*, staff: User) -> QueueCounts:
     return QueueCounts(**counts)
 
 
-def domain_groups() -> list[tuple[Domain, list[Domain]]]:
-    """Active fields, each with its active specialties, for grouped pickers."""
-    domains = domain_choices()
-    fields = [domain for domain in domains if domain.parent_id is None]
-    children: dict[int, list[Domain]] = defaultdict(list)
-    for domain in domains:
-        if domain.parent_id is not None:
-            children[domain.parent_id].append(domain)
-    return [(field, children[field.pk]) for field in sorted(fields, key=lambda d: d.name)]
-
-
 def queue_countries() -> list[tuple[str, str]]:
     """The countries that queued credentials name, as ``(code, name)`` sorted by name."""
     codes = (
-        Credential.objects.filter(
-            status__in=(CredentialStatus.SUBMITTED, CredentialStatus.IN_REVIEW)
-        )
+        Credential.objects.filter(status__in=QUEUED_CREDENTIAL_STATES)
         .exclude(country="")
         .values_list("country", flat=True)
         .distinct()

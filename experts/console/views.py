@@ -33,7 +33,12 @@ from experts.console.forms import (
 )
 from experts.models import Credential, QualificationTest, TestAttempt
 from experts.services.credentials import STALE_REVIEW
-from experts.states import AttemptStatus, CredentialStatus, QuestionKind
+from experts.states import (
+    QUEUED_CREDENTIAL_STATES,
+    AttemptStatus,
+    CredentialStatus,
+    QuestionKind,
+)
 from marketplace.errors import DomainError, InvalidInput, NotFound
 from marketplace.http import AuthenticatedHttpRequest
 from marketplace.views import client_ip
@@ -113,7 +118,7 @@ def _render_review(
 ) -> HttpResponse:
     me = request.user
     own = credential.expert_id == me.pk
-    queued = credential.status in (CredentialStatus.SUBMITTED, CredentialStatus.IN_REVIEW)
+    queued = credential.status in QUEUED_CREDENTIAL_STATES
     taken_by = (
         credential.reviewer
         if credential.status == CredentialStatus.IN_REVIEW and credential.reviewer_id != me.pk

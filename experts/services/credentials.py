@@ -15,6 +15,7 @@ from experts.models import Credential, CredentialDocument, Domain
 from experts.states import (
     CREDENTIAL_TRANSITIONS,
     EDITABLE_CREDENTIAL_STATES,
+    RESPONSE_CREDENTIAL_STATES,
     CredentialKind,
     CredentialStatus,
     credential_is_editable,
@@ -180,7 +181,7 @@ def credential_submit(*, expert: User, credential_id: int, response: str = "") -
             )
         if not credential.documents.exists():
             raise InvalidInput("Upload at least one document before submitting.", field="file")
-        if credential.status in (CredentialStatus.NEEDS_INFO, CredentialStatus.REJECTED):
+        if credential.status in RESPONSE_CREDENTIAL_STATES:
             response = response.strip()
             if not response:
                 raise InvalidInput(
@@ -220,6 +221,25 @@ def _lock_for_staff(staff: User, credential_id: int) -> Credential:
     return credential
 
 
+def _reviewer_name(credential: Credential) -> str:
+    return credential.reviewer.email if credential.reviewer else "another reviewer"
+
+
+def _claim(credential: Credential, staff: User, *, ip_address: str | None = None) -> None:
+    """Make ``staff`` the reviewer and audit it; the caller saves. Call with the row locked."""
+    previous = _transition(credential, CredentialStatus.IN_REVIEW)
+    credential.reviewer = staff
+    credential.review_started_at = timezone.now()
+    audit_record(
+        actor=staff,
+        action="credential.start_review",
+        target=credential,
+        before={"status": previous},
+        after={"status": credential.status},
+        ip_address=ip_address,
+    )
+
+
 def credential_start_review(*, staff: User, credential_id: int) -> Credential:
     """Claim a submitted credential for review. A second reviewer sees it was taken."""
     with transaction.atomic():
@@ -227,19 +247,9 @@ def credential_start_review(*, staff: User, credential_id: int) -> Credential:
         if credential.status == CredentialStatus.IN_REVIEW:
             if credential.reviewer_id == staff.pk:
                 return credential
-            taken_by = credential.reviewer.email if credential.reviewer else "another reviewer"
-            raise Conflict(f"{taken_by} is already reviewing this credential.")
-        previous = _transition(credential, CredentialStatus.IN_REVIEW)
-        credential.reviewer = staff
-        credential.review_started_at = timezone.now()
+            raise Conflict(f"{_reviewer_name(credential)} is already reviewing this credential.")
+        _claim(credential, staff)
         credential.save()
-        audit_record(
-            actor=staff,
-            action="credential.start_review",
-            target=credential,
-            before={"status": previous},
-            after={"status": credential.status},
-        )
     return credential
 
 
@@ -255,8 +265,7 @@ def credential_release_review(*, staff: User, credential_id: int) -> Credential:
             raise Conflict("Only a credential in review can be released.")
         started = credential.review_started_at or timezone.now()
         if credential.reviewer_id != staff.pk and timezone.now() - started < STALE_REVIEW:
-            taken_by = credential.reviewer.email if credential.reviewer else "another reviewer"
-            raise Conflict(f"{taken_by} started this review less than a day ago.")
+            raise Conflict(f"{_reviewer_name(credential)} started this review less than a day ago.")
         previous_reviewer = credential.reviewer.email if credential.reviewer else ""
         _transition(credential, CredentialStatus.SUBMITTED)
         credential.reviewer = None
@@ -297,24 +306,14 @@ def _decide(
             raise Conflict(
                 "This credential changed while you were looking at it. Reload and decide again."
             )
-        previous = credential.status
         if credential.status == CredentialStatus.SUBMITTED and credential.reviewer_id is None:
             # Deciding straight from the queue claims the review first.
-            _transition(credential, CredentialStatus.IN_REVIEW)
-            credential.reviewer = staff
-            credential.review_started_at = timezone.now()
-            audit_record(
-                actor=staff,
-                action="credential.start_review",
-                target=credential,
-                before={"status": previous},
-                after={"status": CredentialStatus.IN_REVIEW},
-                ip_address=ip_address,
-            )
-            previous = credential.status
+            _claim(credential, staff, ip_address=ip_address)
         elif credential.status == CredentialStatus.IN_REVIEW and credential.reviewer_id != staff.pk:
-            taken_by = credential.reviewer.email if credential.reviewer else "another reviewer"
-            raise Conflict(f"{taken_by} is reviewing this credential; only they can decide.")
+            raise Conflict(
+                f"{_reviewer_name(credential)} is reviewing this credential; only they can decide."
+            )
+        previous = credential.status
         expires_on = credential.expires_on
         if to == CredentialStatus.VERIFIED and expires_on and expires_on < timezone.localdate():
             raise InvalidInput(

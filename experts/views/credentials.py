@@ -26,7 +26,7 @@ from experts import selectors, services
 from experts.documents import render_page_png
 from experts.forms import CredentialForm, DomainGroup, SubmitForm, group_domains
 from experts.models import Credential, CredentialDocument, Domain
-from experts.states import CredentialStatus, credential_is_editable
+from experts.states import RESPONSE_CREDENTIAL_STATES, CredentialStatus, credential_is_editable
 from experts.views.profile import require_expert
 from marketplace.errors import DomainError, InvalidInput, NotFound
 from marketplace.http import AuthenticatedHttpRequest
@@ -35,7 +35,6 @@ from marketplace.models import User
 
 MEGABYTE = 1_048_576
 ACCEPTED_UPLOADS = "application/pdf,image/png,image/jpeg,.pdf,.png,.jpg,.jpeg"
-RESPONSE_STATES = frozenset({CredentialStatus.NEEDS_INFO, CredentialStatus.REJECTED})
 # Nothing a user uploaded may run, be sniffed into HTML, or linger in a cache.
 PRIVATE_FILE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -169,7 +168,7 @@ def _render_detail(
 ) -> HttpResponse:
     checklist = selectors.credential_checklist(credential=credential)
     editable = credential_is_editable(credential.status, credential.reviewer_id)
-    needs_response = credential.status in RESPONSE_STATES
+    needs_response = credential.status in RESPONSE_CREDENTIAL_STATES
     context = {
         "credential": credential,
         "documents": list(credential.documents.all()),
@@ -195,7 +194,9 @@ def credential_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
 @require_POST
 def credential_submit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     credential = _own_credential(request, pk)
-    form = SubmitForm(request.POST, response_required=credential.status in RESPONSE_STATES)
+    form = SubmitForm(
+        request.POST, response_required=credential.status in RESPONSE_CREDENTIAL_STATES
+    )
     if not form.is_valid():
         return _render_detail(request, credential, form)
     resubmission = credential.status != CredentialStatus.DRAFT
@@ -234,7 +235,7 @@ def document_upload(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     credential = _own_credential(request, pk)
     upload = request.FILES.get("file")
     if getattr(request, "upload_too_large", False):
-        limit = settings.MAX_DOCUMENT_UPLOAD_SIZE // 1_048_576
+        limit = settings.MAX_DOCUMENT_UPLOAD_SIZE // MEGABYTE
         messages.error(
             request,
             f"The file was not uploaded: it is larger than the {limit} MB limit. "
