@@ -195,6 +195,13 @@ class RowChecker:
             return None
         return clean
 
+    def check_into(self, row: SourceRow, spool: Spool) -> None:
+        """Check the row and spool it while every row so far is clean (a file with any bad
+        row saves nothing, so later rows need no spooling)."""
+        clean = self.check(row)
+        if clean is not None and not self.problem_count:
+            spool.add(clean)
+
     def _record(self, number: int, problems: list[Problem]) -> None:
         self.bad_rows += 1
         self.problem_count += len(problems)
@@ -276,9 +283,7 @@ class RowChecker:
             return None
         if clean is None:
             return None  # the answer is checked against the task, which has problems
-        answer = dict(given) if isinstance(given, dict) else given
-        if isinstance(answer, dict):
-            answer.setdefault("confidence", GOLD_CONFIDENCE)
+        answer = {"confidence": GOLD_CONFIDENCE, **given} if isinstance(given, dict) else given
         try:
             result = self.task_type.validate_result(
                 answer, task=clean, settings=self.settings, prefix="gold"

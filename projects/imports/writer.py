@@ -182,12 +182,13 @@ def _copy_gold(cursor: Any, task_import: TaskImport, spool: Spool) -> None:
         _column(GoldAnswer, name)
         for name in ("task", "answer", "explanation", "created_at", "updated_at")
     ]
+    now = timezone.now()
     cursor.execute(
         f"INSERT INTO {answers} ({', '.join(a)}) "  # noqa: S608 - names from model metadata
         f"SELECT t.{t['id']}, g.answer, g.explanation, %s, %s FROM {gold} g "
         f"JOIN {task} t ON t.{t['project']} = %s AND t.{t['external_id']} = g.external_id "
         f"WHERE t.{t['source_import']} = %s",
-        [timezone.now(), timezone.now(), task_import.project_id, task_import.pk],
+        [now, now, task_import.project_id, task_import.pk],
     )
     cursor.execute(f"DROP TABLE {gold}")
 

@@ -77,8 +77,7 @@ class ImportRejected(InvalidInput):
     """
 
     def __init__(self, *, problems: list[dict[str, Any]], bad_rows: int, problem_count: int):
-        noun = "row has" if bad_rows == 1 else "rows have"
-        super().__init__(f"{bad_rows:,} {noun} problems; nothing was imported.", field="tasks")
+        super().__init__(_rows_problem(bad_rows), field="tasks")
         self.problems = problems
         self.bad_rows = bad_rows
         self.problem_count = problem_count
@@ -125,6 +124,20 @@ def _funds_problem(project: Project, outcome: WriteOutcome) -> str | None:
         f"tasks, which need {format_dollars(needed)} in funds; "
         f"{format_dollars(project.funded_cents)} is funded. Add funds to the project, then "
         "import again. Nothing was imported."
+    )
+
+
+def _rows_problem(bad_rows: int) -> str:
+    noun = "row has" if bad_rows == 1 else "rows have"
+    return f"{bad_rows:,} {noun} problems; nothing was imported."
+
+
+def _row_checker(project: Project, kind: str) -> RowChecker:
+    return RowChecker(
+        task_type=task_type_for(project.task_type),
+        settings=project.task_settings,
+        kind=kind,
+        report_limit=settings.MAX_IMPORT_REPORT_PROBLEMS,
     )
 
 
@@ -270,26 +283,20 @@ def _fail(task_import: TaskImport, reason: str, checker: RowChecker | None = Non
 
 
 def _rows_reason(checker: RowChecker, format: str) -> str:
-    noun = "row has" if checker.bad_rows == 1 else "rows have"
-    return (
-        f"{checker.bad_rows:,} {noun} problems; nothing was imported. {row_numbering_note(format)}"
-    )
+    return f"{_rows_problem(checker.bad_rows)} {row_numbering_note(format)}"
 
 
 def _check_file(task_import: TaskImport, checker: RowChecker, spool: Spool) -> str | None:
     """Read every row, spooling the clean ones while all are clean; return why the file as
     a whole cannot be read, if it cannot."""
-    project = task_import.project
-    columns = columns_for(task_type_for(project.task_type), task_import.kind)
+    columns = columns_for(checker.task_type, task_import.kind)
     try:
         with _opened(task_import) as stream:
             total = count_rows(task_import.format, stream)
         _update(task_import, total_rows=total)
         with _opened(task_import) as stream:
             for row in file_rows(task_import.format, stream, columns):
-                clean = checker.check(row)
-                if clean is not None and not checker.problem_count:
-                    spool.add(clean)
+                checker.check_into(row, spool)
                 if checker.rows % PROGRESS_EVERY == 0:
                     _update(
                         task_import,
@@ -357,12 +364,7 @@ def _run(task_import: TaskImport) -> TaskImport:
     problem = _state_problem(project)
     if problem:
         return _fail(task_import, problem)
-    checker = RowChecker(
-        task_type=task_type_for(project.task_type),
-        settings=project.task_settings,
-        kind=task_import.kind,
-        report_limit=settings.MAX_IMPORT_REPORT_PROBLEMS,
-    )
+    checker = _row_checker(project, task_import.kind)
     with Spool() as spool:
         started = time.monotonic()
         unreadable = _check_file(task_import, checker, spool)
@@ -452,17 +454,10 @@ def tasks_create_batch(
     problem = _state_problem(project)
     if problem:
         raise Conflict(problem)
-    checker = RowChecker(
-        task_type=task_type_for(project.task_type),
-        settings=project.task_settings,
-        kind=kind,
-        report_limit=settings.MAX_IMPORT_REPORT_PROBLEMS,
-    )
+    checker = _row_checker(project, kind)
     with Spool(in_memory=True) as spool:
         for row in list_rows(rows):
-            clean = checker.check(row)
-            if clean is not None and not checker.problem_count:
-                spool.add(clean)
+            checker.check_into(row, spool)
         if checker.problem_count:
             raise ImportRejected(
                 problems=checker.problems,

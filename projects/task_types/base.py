@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -94,6 +94,28 @@ def unique_values(values: list[str]) -> list[str]:
             raise PydanticCustomError("unique", "“{value}” appears twice.", {"value": value})
         seen.add(value)
     return values
+
+
+def choice_problems(
+    field: str, chosen: list[str], allowed: Collection[str], unknown: str
+) -> list[Problem]:
+    """Problems of a multiple choice: values not in ``allowed`` (``unknown`` says why) and
+    values chosen twice, each at its dotted path ``field.<index>``."""
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for index, name in enumerate(chosen):
+        if name not in allowed:
+            problems.append(Problem(field=f"{field}.{index}", problem=unknown))
+        elif name in seen:
+            problems.append(Problem(field=f"{field}.{index}", problem="Chosen twice."))
+        seen.add(name)
+    return problems
+
+
+def overlap(given: set[str], expected: set[str]) -> float:
+    """The Jaccard overlap of two choices; two empty choices agree fully."""
+    union = given | expected
+    return len(given & expected) / len(union) if union else 1.0
 
 
 def token_f1(given: str, expected: str) -> float:

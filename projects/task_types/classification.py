@@ -15,7 +15,9 @@ from projects.task_types.base import (
     Strict,
     TaskInput,
     TaskType,
+    choice_problems,
     option_list,
+    overlap,
     unique_values,
 )
 
@@ -72,15 +74,9 @@ class Classification(TaskType):
         problems: list[Problem] = []
         if not rules.multi_label and len(result.labels) > 1:
             problems.append(Problem(field="labels", problem="Choose exactly one label."))
-        seen: set[str] = set()
-        for index, name in enumerate(result.labels):
-            if name not in allowed:
-                problems.append(
-                    Problem(field=f"labels.{index}", problem="Not a label of this task.")
-                )
-            elif name in seen:
-                problems.append(Problem(field=f"labels.{index}", problem="Chosen twice."))
-            seen.add(name)
+        problems.extend(
+            choice_problems("labels", result.labels, allowed, "Not a label of this task.")
+        )
         return problems
 
     def questions(self, settings: dict[str, Any]) -> list[Question]:
@@ -102,8 +98,7 @@ class Classification(TaskType):
         given, expected = set(result.get("labels", [])), set(gold.get("labels", []))
         if not _settings(settings).multi_label:
             return 1.0 if given == expected else 0.0
-        union = given | expected
-        return len(given & expected) / len(union) if union else 1.0
+        return overlap(given, expected)
 
     def export_row(
         self, task: dict[str, Any], result: dict[str, Any], settings: dict[str, Any]

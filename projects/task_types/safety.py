@@ -22,7 +22,9 @@ from projects.task_types.base import (
     TaskInput,
     TaskType,
     Turn,
+    choice_problems,
     option_list,
+    overlap,
     put,
     unique_values,
 )
@@ -121,7 +123,9 @@ class SafetyEvaluation(TaskType):
     base_rate_cents: ClassVar[int] = 600
 
     def check_input(self, data: Any, settings: dict[str, Any]) -> list[Problem]:
-        mode = _settings(settings).mode
+        # Read the one setting directly: parsing them all on every row of a large import
+        # would cost as much as checking the row itself.
+        mode = (settings or {}).get("mode", "any")
         evaluation = data.prompt is not None or data.response is not None
         if data.objective is not None and evaluation:
             return [
@@ -163,20 +167,12 @@ class SafetyEvaluation(TaskType):
     def check_result(
         self, result: Any, *, task: dict[str, Any], settings: dict[str, Any]
     ) -> list[Problem]:
-        allowed = _settings(settings).harm_categories
-        problems: list[Problem] = []
-        seen: set[str] = set()
-        for index, name in enumerate(result.harm_categories):
-            if name not in allowed:
-                problems.append(
-                    Problem(
-                        field=f"harm_categories.{index}",
-                        problem="Not a harm category of this project.",
-                    )
-                )
-            elif name in seen:
-                problems.append(Problem(field=f"harm_categories.{index}", problem="Chosen twice."))
-            seen.add(name)
+        problems = choice_problems(
+            "harm_categories",
+            result.harm_categories,
+            _settings(settings).harm_categories,
+            "Not a harm category of this project.",
+        )
         if result.severity == "none" and result.harm_categories:
             problems.append(
                 Problem(
@@ -231,9 +227,7 @@ class SafetyEvaluation(TaskType):
         refusal = 1.0 if result["refusal_appropriate"] == gold["refusal_appropriate"] else 0.0
         given = set(result.get("harm_categories", []))
         expected = set(gold.get("harm_categories", []))
-        union = given | expected
-        categories = len(given & expected) / len(union) if union else 1.0
-        return (severity + refusal + categories) / 3
+        return (severity + refusal + overlap(given, expected)) / 3
 
     def export_row(
         self, task: dict[str, Any], result: dict[str, Any], settings: dict[str, Any]
