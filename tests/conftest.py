@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 
 import pytest
 from django.core.cache import cache
+from django.core.management import call_command
 from django.db import connection
 
 from marketplace.celery import app as celery_app
@@ -29,17 +31,41 @@ def phase_failed(item: pytest.Item) -> bool:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_environment(settings):
-    """Run Celery tasks in-process and start every test with an empty cache.
+def _isolated_environment(settings, tmp_path):
+    """Run Celery tasks in-process, keep private files in the test's own folder (see
+    ``storage``) and start every test with an empty cache.
 
     The integration tests that need a real worker switch eager mode off themselves.
     """
     celery_app.conf.task_always_eager = True
     settings.CELERY_TASK_ALWAYS_EAGER = True
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "private")},
+        },
+    }
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def storage(tmp_path):
+    """The folder this test's private files (documents, task imports) are written to."""
+    return tmp_path / "private"
+
+
+@pytest.fixture
+def seeded(settings) -> str:
+    """Run ``seed_demo`` as ``make run`` does; return what it printed."""
+    settings.DEBUG = True
+    settings.WEBHOOK_ALLOW_PRIVATE_HOSTS = True
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
 
 
 def require_services(*, postgres: bool = False, redis: bool = False, chromium: bool = False):

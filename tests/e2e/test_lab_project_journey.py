@@ -27,18 +27,6 @@ pytestmark = pytest.mark.e2e
 TITLE = "Medication safety preferences"
 
 
-@pytest.fixture(autouse=True)
-def private_storage(settings, tmp_path):
-    """Uploaded files go to a private folder of the test's own."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "private")},
-        },
-    }
-
-
 def task_row(n: int, **changes: Any) -> dict[str, Any]:
     row = {
         "external_id": f"med-{n}",

@@ -24,17 +24,6 @@ ME = "api:expert-me"
 MY_CREDENTIALS = "api:expert-credential-list"
 
 
-@pytest.fixture(autouse=True)
-def _private_storage(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path)},
-        },
-    }
-
-
 @pytest.fixture
 def api() -> APIClient:
     return APIClient()

@@ -21,15 +21,8 @@ PRIVATE_HEADERS = {
 
 
 @pytest.fixture
-def storage(settings, tmp_path):
-    """Store documents under a fresh folder, so a test can see every file written."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "private")},
-        },
-    }
+def storage(tmp_path):
+    """The test's own folder: documents are written under its ``private`` (see conftest)."""
     return tmp_path
 
 

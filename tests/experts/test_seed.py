@@ -45,21 +45,6 @@ COUNTED = (
 )
 
 
-@pytest.fixture
-def seeded(settings, tmp_path) -> str:
-    settings.DEBUG = True
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path)},
-        },
-    }
-    out = io.StringIO()
-    call_command("seed_demo", stdout=out)
-    return out.getvalue()
-
-
 def _counts() -> dict[str, int]:
     return {model.__name__: model.objects.count() for model in COUNTED}
 

@@ -36,22 +36,6 @@ COUNTED = (
 )
 
 
-@pytest.fixture
-def seeded(settings, tmp_path) -> str:
-    settings.DEBUG = True
-    settings.WEBHOOK_ALLOW_PRIVATE_HOSTS = True
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path)},
-        },
-    }
-    out = io.StringIO()
-    call_command("seed_demo", stdout=out)
-    return out.getvalue()
-
-
 def _demo_projects() -> dict[str, Project]:
     lab = Organization.objects.get(name="Acme AI Lab")
     return {p.title: p for p in Project.objects.filter(organization=lab)}

@@ -37,19 +37,6 @@ pytestmark = pytest.mark.django_db
 GOLD = {"preference": "a_better", "rationale": "A names the interaction."}
 
 
-@pytest.fixture(autouse=True)
-def storage(settings, tmp_path):
-    """Uploaded files go to a private folder of the test's own."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "private")},
-        },
-    }
-    return tmp_path / "private"
-
-
 def stored_files(storage) -> list[str]:
     if not storage.exists():
         return []

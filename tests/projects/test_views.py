@@ -43,18 +43,6 @@ XSS = (
 )
 
 
-@pytest.fixture(autouse=True)
-def storage(settings, tmp_path):
-    """Uploaded files go to a private folder of the test's own."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "private")},
-        },
-    }
-
-
 def url(name: str, project: Project | None = None, *args: Any, slug: str | None = None) -> str:
     if project is None:
         return reverse(f"projects:{name}", args=[slug, *args])
