@@ -371,15 +371,13 @@ class ProjectGuidelinesView(LabApiView):
 
 def _create_tasks(request: Request, project: Project, actor: LabActor, kind: str) -> Response:
     """A JSON batch (saved now) or an uploaded file (imported by a Celery task)."""
-    from projects.services.imports import ImportRejected, task_import_create, tasks_create_batch
-
     context = {"request": request}
     if getattr(request._request, "upload_too_large", False):
         raise InvalidInput("The file is too large.", field="file")
     if request.content_type.startswith("multipart/"):
         upload = TaskUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
-        task_import = task_import_create(
+        task_import = services.task_import_create(
             actor=actor,
             project=project,
             upload=upload.validated_data["file"],
@@ -392,14 +390,14 @@ def _create_tasks(request: Request, project: Project, actor: LabActor, kind: str
     batch = TaskBatchSerializer(data=request.data)
     batch.is_valid(raise_exception=True)
     try:
-        task_import = tasks_create_batch(
+        task_import = services.tasks_create_batch(
             actor=actor,
             project=project,
             rows=batch.validated_data["tasks"],
             kind=kind,
             ip_address=_ip(request),
         )
-    except ImportRejected as rejected:
+    except services.ImportRejected as rejected:
         body = {"detail": rejected.message, "problems": rejected.problems}
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
     data = TaskImportDetailSerializer(task_import, context=context).data
@@ -533,23 +531,7 @@ class ProjectProgressView(LabApiView):
     def get(self, request: Request, project_id: UUID) -> Response:
         project, _ = project_and_actor(request, project_id)
         progress = selectors.project_progress(project=project)
-        data = {
-            "task_count": progress.task_count,
-            "gold_count": progress.gold_count,
-            "completed_tasks": progress.completed_tasks,
-            "annotations_needed": progress.annotations_needed,
-            "annotations_done": progress.annotations_done,
-            "percent_done": progress.percent_done,
-            "cost_so_far_cents": progress.cost_so_far_cents,
-            "required_funds_cents": progress.required_funds_cents,
-            "funded_cents": progress.funded_cents,
-            "remaining_budget_cents": progress.remaining_budget_cents,
-            "shortfall_cents": progress.shortfall_cents,
-            "experts": [
-                {"expert": row.expert, "annotations": row.annotations} for row in progress.experts
-            ],
-        }
-        return Response(ProjectProgressSerializer(data).data)
+        return Response(ProjectProgressSerializer(progress).data)
 
 
 # Task types ------------------------------------------------------------------------------
@@ -570,9 +552,13 @@ class TaskTypeListView(LabApiView):
 # Webhooks --------------------------------------------------------------------------------
 
 
+def _endpoint_context(request: Request, actor: LabActor) -> dict[str, Any]:
+    """Only owners, managers and API keys see signing secrets."""
+    return {"request": request, "show_secret": actor.can_manage}
+
+
 def _endpoint_data(request: Request, endpoint: WebhookEndpoint, actor: LabActor) -> Any:
-    context = {"request": request, "show_secret": actor.can_manage}
-    return WebhookEndpointSerializer(endpoint, context=context).data
+    return WebhookEndpointSerializer(endpoint, context=_endpoint_context(request, actor)).data
 
 
 WEBHOOK_DESCRIPTION = (
@@ -594,7 +580,7 @@ class WebhookListView(LabApiView):
     def get(self, request: Request) -> Response:
         actor = organization_actor(request, request.query_params.get("organization"))
         page = self.paginate_queryset(selectors.webhook_endpoints_for_actor(actor=actor))
-        context = {"request": request, "show_secret": actor.can_manage}
+        context = _endpoint_context(request, actor)
         data = WebhookEndpointSerializer(page, many=True, context=context).data
         return self.get_paginated_response(data)
 

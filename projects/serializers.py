@@ -17,6 +17,7 @@ from rest_framework.reverse import reverse
 
 from experts.models import Domain
 from experts.states import CredentialKind, Seniority
+from projects.imports import import_progress_percent
 from projects.models import (
     GuidelineVersion,
     Project,
@@ -441,9 +442,7 @@ class TaskImportSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_progress_percent(self, task_import: TaskImport) -> int:
-        from projects.imports import import_progress_percent
-
-        return int(import_progress_percent(task_import))
+        return import_progress_percent(task_import)
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, task_import: TaskImport) -> str:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import certifi
 import urllib3
@@ -89,6 +89,11 @@ def _non_public_address(address: str) -> bool:
     )
 
 
+def _port(parts: SplitResult) -> int:
+    """The URL's port, or its scheme's default. Raises ValueError on a malformed port."""
+    return parts.port or (443 if parts.scheme == "https" else 80)
+
+
 def _resolve(url: str) -> tuple[str | None, str | None]:
     """Resolve the URL's host once: (why it may not receive webhooks, or None; the address
     to connect to). Private, loopback and link-local addresses are refused unless settings
@@ -96,8 +101,7 @@ def _resolve(url: str) -> tuple[str | None, str | None]:
     parts = urlsplit(url)
     host = parts.hostname or ""
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(host, _port(parts), type=socket.SOCK_STREAM)
     except (OSError, ValueError, UnicodeError):
         return f"The host “{host}” could not be resolved.", None
     addresses = [str(info[4][0]) for info in infos]
@@ -364,7 +368,7 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, s
         return None, problem or "The host could not be resolved."
     parts = urlsplit(url)
     host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    port = _port(parts)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     timeout = urllib3.Timeout(total=settings.WEBHOOK_TIMEOUT_SECONDS)
     pool: urllib3.HTTPConnectionPool

@@ -114,7 +114,7 @@ def _status_context(project: Project, task_import: TaskImport) -> dict[str, Any]
         "task_import": task_import,
         "finished": finished,
         "failed": task_import.status == ImportStatus.FAILED,
-        "percent": 100 if finished else import_progress_percent(task_import),
+        "percent": import_progress_percent(task_import),
         "unreported": max(0, task_import.error_count - len(task_import.errors or [])),
     }
 

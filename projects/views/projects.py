@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from experts.models import Domain
 from experts.selectors import domain_choices
 from experts.states import CredentialKind
 from marketplace.errors import DomainError, InvalidInput, NotFound
@@ -181,12 +182,24 @@ def project_edit(
 # Form helpers (htmx fragments) -----------------------------------------------------------
 
 
+def _chosen(request: AuthenticatedHttpRequest, name: str) -> str:
+    """The form's value of ``name``; a disabled input is not sent, so the form adds
+    ``locked_<name>``."""
+    return request.GET.get(name) or request.GET.get(f"locked_{name}") or ""
+
+
+def _chosen_field(request: AuthenticatedHttpRequest, domains: list[Domain]) -> Domain | None:
+    """The top-level field the form names, if it is one of ``domains``."""
+    field_id = _chosen(request, "domain")
+    return next((d for d in domains if str(d.pk) == field_id and d.parent_id is None), None)
+
+
 @login_required
 @require_GET
 def form_type_settings(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     """The settings boxes for the task type just chosen, prefilled with its defaults."""
     lab_actor(request, slug)
-    key = request.GET.get("task_type") or request.GET.get("locked_task_type") or ""
+    key = _chosen(request, "task_type")
     if key not in REGISTRY:
         return HttpResponse("")
     initial = {"task_type": key, **settings_initial(REGISTRY[key], None)}
@@ -200,11 +213,7 @@ def form_specialties(request: AuthenticatedHttpRequest, slug: str) -> HttpRespon
     """The specialty checkboxes of the field just chosen."""
     lab_actor(request, slug)
     domains = domain_choices()
-    field_id = request.GET.get("domain") or request.GET.get("locked_domain") or ""
-    field = next(
-        (d for d in domains if str(d.pk) == field_id and d.parent_id is None),
-        None,
-    )
+    field = _chosen_field(request, domains)
     options = (
         []
         if field is None
@@ -220,13 +229,10 @@ def form_specialties(request: AuthenticatedHttpRequest, slug: str) -> HttpRespon
 def form_suggested_price(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     """The suggested price for the chosen task type in the chosen field."""
     lab_actor(request, slug)
-    key = request.GET.get("task_type") or request.GET.get("locked_task_type") or ""
+    key = _chosen(request, "task_type")
     if key not in REGISTRY:
         return HttpResponse("")
-    field_id = request.GET.get("domain") or request.GET.get("locked_domain") or ""
-    domain = next(
-        (d for d in domain_choices() if str(d.pk) == field_id and d.parent_id is None), None
-    )
+    domain = _chosen_field(request, domain_choices())
     context = {
         "suggested_price_cents": suggested_price_cents(task_type=key, domain=domain),
         "task_type": REGISTRY[key],
