@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from marketplace.errors import NotFound, PermissionDenied
-from marketplace.models import ApiKey, Organization, User
+from marketplace.models import ApiKey, Membership, Organization, User
 from marketplace.selectors import membership_for_user
 from marketplace.states import MembershipRole
 
@@ -39,12 +39,20 @@ class LabActor:
             raise PermissionDenied(f"Only owners and managers can {what}.")
 
 
+def lab_actor_for_membership(membership: Membership, user: User) -> LabActor:
+    """``user`` (the membership's) acting in its organisation with its role."""
+    return LabActor(
+        organization=membership.organization,
+        user=user,
+        api_key=None,
+        role=membership.role,
+    )
+
+
 def lab_actor_for_member(*, user: User, organization_slug: str) -> LabActor:
     """The member acting in one organisation; NotFound for anyone else."""
     membership = membership_for_user(user=user, organization_slug=organization_slug)
-    return LabActor(
-        organization=membership.organization, user=user, api_key=None, role=membership.role
-    )
+    return lab_actor_for_membership(membership, user)
 
 
 def lab_actor_for_api_key(*, api_key: ApiKey) -> LabActor:

@@ -23,7 +23,12 @@ from marketplace.models import User
 from marketplace.selectors import memberships_of_user
 from marketplace.views import client_ip
 from projects import selectors, services
-from projects.access import LabActor, lab_actor_for_api_key, lab_actor_for_member
+from projects.access import (
+    LabActor,
+    lab_actor_for_api_key,
+    lab_actor_for_member,
+    lab_actor_for_membership,
+)
 from projects.models import Project, WebhookEndpoint
 from projects.serializers import (
     ConflictSerializer,
@@ -104,10 +109,7 @@ def organization_actor(request: Request, organization_slug: str | None = None) -
         raise InvalidInput(
             "You belong to several labs: name one with `organization`.", field="organization"
         )
-    membership = memberships[0]
-    return LabActor(
-        organization=membership.organization, user=person, api_key=None, role=membership.role
-    )
+    return lab_actor_for_membership(memberships[0], person)
 
 
 def named_organization(request: Request) -> str | None:
@@ -133,17 +135,7 @@ def endpoint_and_actor(request: Request, endpoint_id: UUID) -> tuple[WebhookEndp
     if isinstance(user, OrganizationClient):
         actor = lab_actor_for_api_key(api_key=user.api_key)
         return selectors.webhook_endpoint_for_actor(actor=actor, endpoint_id=endpoint_id), actor
-    person = cast(User, user)
-    for membership in memberships_of_user(user=person):
-        actor = LabActor(
-            organization=membership.organization, user=person, api_key=None, role=membership.role
-        )
-        try:
-            endpoint = selectors.webhook_endpoint_for_actor(actor=actor, endpoint_id=endpoint_id)
-        except NotFound:
-            continue
-        return endpoint, actor
-    raise NotFound()
+    return selectors.webhook_endpoint_for_user(user=cast(User, user), endpoint_id=endpoint_id)
 
 
 # Projects --------------------------------------------------------------------------------
@@ -693,13 +685,9 @@ class WebhookRedeliverView(LabApiView):
     )
     def post(self, request: Request, endpoint_id: UUID, delivery_id: UUID) -> Response:
         endpoint, actor = endpoint_and_actor(request, endpoint_id)
-        delivery = (
-            selectors.webhook_deliveries_for_actor(actor=actor, endpoint=endpoint)
-            .filter(public_id=delivery_id)
-            .first()
+        delivery = selectors.webhook_delivery_for_actor(
+            actor=actor, delivery_id=delivery_id, endpoint=endpoint
         )
-        if delivery is None:
-            raise NotFound()
         redelivery = webhook_services.webhook_delivery_redeliver(
             actor=actor, delivery=delivery, ip_address=_ip(request)
         )

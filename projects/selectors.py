@@ -11,7 +11,7 @@ from django.db.models.functions import Coalesce
 
 from marketplace.errors import NotFound
 from marketplace.models import Membership, Organization, User
-from projects.access import LabActor
+from projects.access import LabActor, lab_actor_for_membership
 from projects.models import (
     Annotation,
     GuidelineAcknowledgement,
@@ -120,13 +120,12 @@ def project_for_user(*, user: User, project_id: Any) -> tuple[Project, LabActor]
         project = Project.objects.select_related(
             "organization", "domain", "domain__parent", "created_by"
         ).get(public_id=_as_uuid(project_id))
-        membership = Membership.objects.get(user=user, organization_id=project.organization_id)
+        membership = Membership.objects.select_related("organization").get(
+            user=user, organization_id=project.organization_id
+        )
     except (Project.DoesNotExist, Membership.DoesNotExist):
         raise NotFound() from None
-    actor = LabActor(
-        organization=project.organization, user=user, api_key=None, role=membership.role
-    )
-    return project, actor
+    return project, lab_actor_for_membership(membership, user)
 
 
 def organization_project_totals(*, organization: Organization) -> dict[str, int]:
@@ -376,6 +375,31 @@ def webhook_endpoint_for_actor(*, actor: LabActor, endpoint_id: Any) -> WebhookE
         )
     except WebhookEndpoint.DoesNotExist:
         raise NotFound() from None
+
+
+def webhook_endpoint_for_user(*, user: User, endpoint_id: Any) -> tuple[WebhookEndpoint, LabActor]:
+    """The endpoint and the user's standing in its organisation (API sessions, any lab)."""
+    try:
+        endpoint = WebhookEndpoint.objects.get(public_id=_as_uuid(endpoint_id))
+        membership = Membership.objects.select_related("organization").get(
+            user=user, organization_id=endpoint.organization_id
+        )
+    except (WebhookEndpoint.DoesNotExist, Membership.DoesNotExist):
+        raise NotFound() from None
+    return endpoint, lab_actor_for_membership(membership, user)
+
+
+def webhook_delivery_for_actor(
+    *, actor: LabActor, delivery_id: Any, endpoint: WebhookEndpoint | None = None
+) -> WebhookDelivery:
+    delivery = (
+        webhook_deliveries_for_actor(actor=actor, endpoint=endpoint)
+        .filter(public_id=_as_uuid(delivery_id))
+        .first()
+    )
+    if delivery is None:
+        raise NotFound()
+    return delivery
 
 
 def webhook_deliveries_for_actor(

@@ -7,7 +7,7 @@ import uuid
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.views.decorators.http import require_http_methods, require_POST
@@ -169,11 +169,7 @@ def webhook_redeliver(
     request: AuthenticatedHttpRequest, slug: str, delivery_id: uuid.UUID
 ) -> HttpResponse:
     actor = lab_actor(request, slug)
-    delivery = (
-        selectors.webhook_deliveries_for_actor(actor=actor).filter(public_id=delivery_id).first()
-    )
-    if delivery is None:
-        raise Http404()
+    delivery = selectors.webhook_delivery_for_actor(actor=actor, delivery_id=delivery_id)
     try:
         webhook_services.webhook_delivery_redeliver(
             actor=actor, delivery=delivery, ip_address=client_ip(request)
