@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Model
 
 from marketplace.errors import NotFound, PermissionDenied
-from marketplace.models import ApiKey, Membership, Organization, User
+from marketplace.models import ApiKey, AuditEvent, Membership, Organization, User
 from marketplace.selectors import membership_for_user
+from marketplace.services import audit_record
 from marketplace.states import MembershipRole
 
 ROLES_THAT_MANAGE_PROJECTS = frozenset({MembershipRole.OWNER, MembershipRole.MANAGER})
@@ -24,15 +28,6 @@ class LabActor:
     @property
     def can_manage(self) -> bool:
         return self.role in ROLES_THAT_MANAGE_PROJECTS
-
-    @property
-    def audit_user(self) -> User | None:
-        return self.user
-
-    @property
-    def via(self) -> dict[str, str]:
-        """What to add to audit rows so an API-key action can be told from a person's."""
-        return {"api_key": self.api_key.prefix} if self.api_key is not None else {}
 
     def require_manager(self, what: str) -> None:
         if not self.can_manage:
@@ -63,4 +58,28 @@ def lab_actor_for_api_key(*, api_key: ApiKey) -> LabActor:
         user=None,
         api_key=api_key,
         role=MembershipRole.MANAGER,
+    )
+
+
+def lab_audit_record(
+    *,
+    actor: LabActor,
+    action: str,
+    target: Model,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    ip_address: str | None = None,
+) -> AuditEvent:
+    """Audit a lab action in the actor's organisation; an API key's prefix is added to
+    ``after`` so its actions can be told from a person's. Call inside the service's
+    transaction."""
+    via = {"api_key": actor.api_key.prefix} if actor.api_key is not None else {}
+    return audit_record(
+        actor=actor.user,
+        action=action,
+        target=target,
+        organization=actor.organization,
+        before=before,
+        after={**(after or {}), **via},
+        ip_address=ip_address,
     )

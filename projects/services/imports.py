@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from marketplace.errors import Conflict, InvalidInput, NotFound
 from marketplace.services import audit_record
-from projects.access import LabActor
+from projects.access import LabActor, lab_audit_record
 from projects.imports.rows import RowChecker, Spool
 from projects.imports.sources import (
     UnreadableFile,
@@ -203,18 +203,16 @@ def task_import_create(
         )
         task_import.file.save(name or "tasks", upload, save=False)
         task_import.save()
-        audit_record(
-            actor=actor.audit_user,
+        lab_audit_record(
+            actor=actor,
             action="project.tasks_upload",
             target=locked,
-            organization=actor.organization,
             after={
                 "import": str(task_import.public_id),
                 "kind": kind,
                 "format": format,
                 "name": task_import.original_name,
                 "size": size,
-                **actor.via,
             },
             ip_address=ip_address,
         )
@@ -497,11 +495,10 @@ def tasks_create_batch(
                     "updated_at",
                 ]
             )
-            audit_record(
-                actor=actor.audit_user,
+            lab_audit_record(
+                actor=actor,
                 action="project.tasks_import",
                 target=locked,
-                organization=actor.organization,
                 after={
                     "import": str(task_import.public_id),
                     "kind": kind,
@@ -510,7 +507,6 @@ def tasks_create_batch(
                     "created": outcome.created,
                     "gold": outcome.created_gold,
                     "skipped": task_import.skipped_count,
-                    **actor.via,
                 },
                 ip_address=ip_address,
             )

@@ -10,9 +10,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from marketplace.errors import Conflict, InvalidInput
-from marketplace.services import audit_record
 from payments.funding import funding_charge
-from projects.access import LabActor
+from projects.access import LabActor, lab_audit_record
 from projects.models import Project, ProjectFunding
 from projects.pricing import format_dollars
 from projects.selectors import required_funds_cents
@@ -84,17 +83,15 @@ def project_fund(
             )
             if locked.status == ProjectStatus.DRAFT:
                 Project.objects.filter(pk=locked.pk).update(status=ProjectStatus.FUNDED)
-            audit_record(
-                actor=actor.audit_user,
+            lab_audit_record(
+                actor=actor,
                 action="project.fund",
                 target=locked,
-                organization=actor.organization,
                 before={"status": before, "funded_cents": locked.funded_cents},
                 after={
                     "amount_cents": amount_cents,
                     "provider": charge.provider,
                     "reference": charge.reference,
-                    **actor.via,
                 },
                 ip_address=ip_address,
             )
@@ -157,13 +154,12 @@ def _transition(
         if target == ProjectStatus.COMPLETED:
             locked.completed_at = now
         locked.save(update_fields=["status", "activated_at", "completed_at", "updated_at"])
-        audit_record(
-            actor=actor.audit_user,
+        lab_audit_record(
+            actor=actor,
             action=f"project.{verb}",
             target=locked,
-            organization=actor.organization,
             before={"status": before},
-            after={"status": target, **actor.via},
+            after={"status": target},
             ip_address=ip_address,
         )
         if target == ProjectStatus.COMPLETED:

@@ -15,7 +15,7 @@ from experts.states import CredentialKind, Seniority
 from marketplace.errors import Conflict, InvalidInput
 from marketplace.models import User
 from marketplace.services import audit_record, notification_create
-from projects.access import LabActor
+from projects.access import LabActor, lab_audit_record
 from projects.models import GuidelineAcknowledgement, GuidelineVersion, Project
 from projects.selectors import experts_on_project
 from projects.states import (
@@ -203,16 +203,14 @@ def project_create(
         )
         if specialties:
             project.specialties.set(specialties)
-        audit_record(
-            actor=actor.audit_user,
+        lab_audit_record(
+            actor=actor,
             action="project.create",
             target=project,
-            organization=actor.organization,
             after={
                 "title": project.title,
                 "task_type": project.task_type,
                 "status": project.status,
-                **actor.via,
             },
             ip_address=ip_address,
         )
@@ -263,13 +261,12 @@ def project_update(
         )
         changed = {k: v for k, v in after.items() if before.get(k) != v}
         if changed:
-            audit_record(
-                actor=actor.audit_user,
+            lab_audit_record(
+                actor=actor,
                 action="project.update",
                 target=locked,
-                organization=actor.organization,
                 before={k: before.get(k) for k in changed},
-                after={**changed, **actor.via},
+                after=changed,
                 ip_address=ip_address,
             )
     return locked
@@ -302,12 +299,11 @@ def _publish(
     if is_material:
         project.material_guidelines_version = number
     project.save(update_fields=["guidelines_version", "material_guidelines_version", "updated_at"])
-    audit_record(
-        actor=actor.audit_user,
+    lab_audit_record(
+        actor=actor,
         action="project.guidelines_publish",
         target=project,
-        organization=actor.organization,
-        after={"version": number, "material": is_material, "changelog": changelog, **actor.via},
+        after={"version": number, "material": is_material, "changelog": changelog},
         ip_address=ip_address,
     )
     return version

@@ -36,8 +36,7 @@ from django.utils import timezone
 
 from marketplace.errors import Conflict, InvalidInput, NotFound
 from marketplace.models import Organization
-from marketplace.services import audit_record
-from projects.access import LabActor
+from projects.access import LabActor, lab_audit_record
 from projects.models import WebhookDelivery, WebhookEndpoint
 from projects.states import DeliveryStatus, WebhookEvent
 from projects.webhooks import webhook_signature_header
@@ -210,12 +209,11 @@ def webhook_endpoint_create(
             secret=_new_secret(),
             created_by=actor.user,
         )
-        audit_record(
-            actor=actor.audit_user,
+        lab_audit_record(
+            actor=actor,
             action="webhook.create",
             target=endpoint,
-            organization=actor.organization,
-            after={"url": clean_url, "events": clean_events, **actor.via},
+            after={"url": clean_url, "events": clean_events},
             ip_address=ip_address,
         )
     return endpoint
@@ -251,13 +249,12 @@ def webhook_endpoint_update(
             for name, value in changed.items():
                 setattr(locked, name, value)
             locked.save(update_fields=[*changed, "updated_at"])
-            audit_record(
-                actor=actor.audit_user,
+            lab_audit_record(
+                actor=actor,
                 action="webhook.update",
                 target=locked,
-                organization=actor.organization,
                 before={name: before[name] for name in changed},
-                after={**changed, **actor.via},
+                after=changed,
                 ip_address=ip_address,
             )
     return locked
@@ -270,13 +267,11 @@ def webhook_endpoint_delete(
     actor.require_manager("manage webhooks")
     _require_own(actor, endpoint)
     with transaction.atomic():
-        audit_record(
-            actor=actor.audit_user,
+        lab_audit_record(
+            actor=actor,
             action="webhook.delete",
             target=endpoint,
-            organization=actor.organization,
             before={"url": endpoint.url, "events": endpoint.events},
-            after={**actor.via},
             ip_address=ip_address,
         )
         endpoint.delete()
@@ -292,12 +287,10 @@ def webhook_endpoint_rotate_secret(
         locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
         locked.secret = _new_secret()
         locked.save(update_fields=["secret", "updated_at"])
-        audit_record(
-            actor=actor.audit_user,
+        lab_audit_record(
+            actor=actor,
             action="webhook.rotate_secret",
             target=locked,
-            organization=actor.organization,
-            after={**actor.via},
             ip_address=ip_address,
         )
     return locked
@@ -512,13 +505,12 @@ def webhook_delivery_redeliver(
         redelivery = WebhookDelivery.objects.create(
             endpoint=endpoint, event=delivery.event, payload=delivery.payload
         )
-        audit_record(
-            actor=actor.audit_user,
+        lab_audit_record(
+            actor=actor,
             action="webhook.redeliver",
             target=redelivery,
-            organization=actor.organization,
             before={"delivery": str(delivery.public_id)},
-            after={"delivery": str(redelivery.public_id), **actor.via},
+            after={"delivery": str(redelivery.public_id)},
             ip_address=ip_address,
         )
         transaction.on_commit(partial(_queue_send, redelivery.pk))
