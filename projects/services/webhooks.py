@@ -129,14 +129,17 @@ def _clean_url(url: str) -> str:
             f"The URL is too long ({MAX_URL_LENGTH} characters at most).", field="url"
         )
     insecure_allowed = settings.DEBUG or settings.WEBHOOK_ALLOW_PRIVATE_HOSTS
-    scheme = urlsplit(url).scheme.lower()
+    try:
+        parts = urlsplit(url)  # raises ValueError on a malformed host such as "[abc"
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        raise InvalidInput("Enter a valid URL.", field="url") from None
+    scheme = parts.scheme.lower()
     if scheme != "https" and not (insecure_allowed and scheme == "http"):
         raise InvalidInput("The URL must start with https://.", field="url")
     try:
         URLValidator(schemes=["http", "https"])(url)
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except (ValidationError, ValueError):
+    except ValidationError:
         raise InvalidInput("Enter a valid URL.", field="url") from None
     if parts.username or parts.password:
         raise InvalidInput("The URL must not contain a user name or password.", field="url")

@@ -179,6 +179,8 @@ def test_an_endpoint_gets_a_secret_and_an_audit_row_without_it(local_hosts):
         ("ftp://hooks.example.com/in", "https://"),
         ("", "Give the URL"),
         ("https://", "valid URL"),
+        ("https://[abc/in", "valid URL"),
+        ("https://hooks.example.com:99999/in", "valid URL"),
         ("https://user:pw@hooks.example.com/in", "user name"),
         ("https://127.0.0.1/in", "private"),
         ("https://localhost:8443/in", "private"),
