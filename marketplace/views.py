@@ -21,9 +21,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from marketplace import selectors, services
-from marketplace.errors import DomainError, NotFound, PermissionDenied
+from marketplace.errors import DomainError, PermissionDenied
 from marketplace.forms import ApiKeyForm, InvitationForm, MembershipRoleForm, OrganizationForm
-from marketplace.http import AuthenticatedHttpRequest
+from marketplace.http import AuthenticatedHttpRequest, report
 from marketplace.models import Membership, User
 from marketplace.states import (
     ROLES_THAT_MANAGE_API_KEYS,
@@ -42,12 +42,6 @@ def client_ip(request: HttpRequest) -> str | None:
 
 def _membership_or_404(request: AuthenticatedHttpRequest, slug: str) -> Membership:
     return selectors.membership_for_user(user=request.user, organization_slug=slug)
-
-
-def _report(request: HttpRequest, error: DomainError) -> None:
-    if isinstance(error, NotFound):
-        raise Http404()
-    messages.error(request, error.message)
 
 
 class RoleSignupView(SignupView):
@@ -99,7 +93,7 @@ def lab_home(request: AuthenticatedHttpRequest) -> HttpResponse:
                 user=user, name=form.cleaned_data["name"], ip_address=client_ip(request)
             )
         except DomainError as error:
-            _report(request, error)
+            report(request, error)
         else:
             messages.success(request, f"{organization.name} is ready. Invite your colleagues.")
             return redirect("lab_dashboard", organization.slug)
@@ -162,7 +156,7 @@ def lab_invite(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
             ip_address=client_ip(request),
         )
     except DomainError as error:
-        _report(request, error)
+        report(request, error)
     else:
         messages.success(request, f"Invitation sent to {invitation.email}.")
     return redirect("lab_members", slug)
@@ -179,7 +173,7 @@ def lab_invitation_revoke(
             membership=membership, invitation_id=invitation_id, ip_address=client_ip(request)
         )
     except DomainError as error:
-        _report(request, error)
+        report(request, error)
     else:
         messages.success(request, f"The invitation for {invitation.email} is revoked.")
     return redirect("lab_members", slug)
@@ -208,7 +202,7 @@ def lab_member_role(request: AuthenticatedHttpRequest, slug: str, member_id: int
             status=403,
         )
     except DomainError as error:
-        _report(request, error)
+        report(request, error)
     else:
         messages.success(
             request, f"{changed.user.email} is now {changed.get_role_display().lower()}."
@@ -233,7 +227,7 @@ def lab_invitation_accept_pending(
             user=request.user, invitation_id=invitation_id, ip_address=client_ip(request)
         )
     except DomainError as error:
-        _report(request, error)
+        report(request, error)
         return redirect("lab_home")
     return _welcome(request, joined)
 
@@ -247,7 +241,7 @@ def lab_member_remove(request: AuthenticatedHttpRequest, slug: str, member_id: i
             membership=membership, member_id=member_id, ip_address=client_ip(request)
         )
     except DomainError as error:
-        _report(request, error)
+        report(request, error)
         return redirect("lab_members", slug)
     if removed.user_id == request.user.pk:
         messages.success(request, f"You left {membership.organization.name}.")
@@ -269,7 +263,7 @@ def lab_invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
                 user=request.user, token=token, ip_address=client_ip(request)
             )
         except DomainError as error:
-            _report(request, error)
+            report(request, error)
         else:
             return _welcome(request, joined)
     context = {
@@ -322,7 +316,7 @@ def lab_api_key_create(request: AuthenticatedHttpRequest, slug: str) -> HttpResp
             membership=membership, name=form.cleaned_data["name"], ip_address=client_ip(request)
         )
     except DomainError as error:
-        _report(request, error)
+        report(request, error)
         return redirect("lab_api_keys", slug)
     messages.success(request, f"API key “{issued.api_key.name}” created.")
     return _render_api_keys(request, membership, ApiKeyForm(), new_secret=issued.secret)
@@ -337,7 +331,7 @@ def lab_api_key_revoke(request: AuthenticatedHttpRequest, slug: str, key_id: int
             membership=membership, api_key_id=key_id, ip_address=client_ip(request)
         )
     except DomainError as error:
-        _report(request, error)
+        report(request, error)
     else:
         messages.success(request, f"API key “{api_key.name}” revoked.")
     return redirect("lab_api_keys", slug)

@@ -39,8 +39,8 @@ from experts.states import (
     CredentialStatus,
     QuestionKind,
 )
-from marketplace.errors import DomainError, InvalidInput, NotFound
-from marketplace.http import AuthenticatedHttpRequest
+from marketplace.errors import DomainError, InvalidInput
+from marketplace.http import AuthenticatedHttpRequest, report
 from marketplace.views import client_ip
 
 QUEUE_PAGE_SIZE = 25
@@ -68,12 +68,6 @@ def _age(moment: datetime | None) -> str:
         return "—"
     age = timesince(moment, depth=1)
     return "just now" if age.startswith("0\xa0") else f"{age} ago"
-
-
-def _report(request: AuthenticatedHttpRequest, error: DomainError) -> None:
-    if isinstance(error, NotFound):
-        raise Http404()
-    messages.error(request, error.message)
 
 
 # Queue -------------------------------------------------------------------------------------
@@ -169,7 +163,7 @@ def start_review(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     try:
         credential = services.credential_start_review(staff=request.user, credential_id=pk)
     except DomainError as error:
-        _report(request, error)
+        report(request, error)
     else:
         messages.success(request, f"You are reviewing “{credential.title}”.")
     return redirect("vetting:review", pk)
@@ -181,7 +175,7 @@ def release_review(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     try:
         credential = services.credential_release_review(staff=request.user, credential_id=pk)
     except DomainError as error:
-        _report(request, error)
+        report(request, error)
         return redirect("vetting:review", pk)
     messages.success(request, f"“{credential.title}” is back in the queue.")
     return redirect("vetting:queue")
@@ -217,7 +211,7 @@ def decide(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         form.add_error("message" if error.field == "message" else None, error.message)
         return _render_review(request, credential, form, status=400)
     except DomainError as error:
-        _report(request, error)
+        report(request, error)
         return redirect("vetting:review", pk)
     messages.success(request, f"{done} {decided.expert.email} has been notified.")
     return redirect("vetting:queue")
@@ -247,7 +241,7 @@ def test_create(request: AuthenticatedHttpRequest) -> HttpResponse:
         except InvalidInput as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
         except DomainError as error:
-            _report(request, error)
+            report(request, error)
         else:
             messages.success(request, f"“{test.title}” created. Now add its questions.")
             return redirect("vetting:test_detail", test.pk)
@@ -310,7 +304,7 @@ def test_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         except InvalidInput as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
         except DomainError as error:
-            _report(request, error)
+            report(request, error)
             return redirect("vetting:test_detail", pk)
         else:
             state = "published" if saved.is_published else "saved as a draft"
@@ -354,7 +348,7 @@ def question_add(request: AuthenticatedHttpRequest, pk: int, kind: str) -> HttpR
         except InvalidInput as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
         except DomainError as error:
-            _report(request, error)
+            report(request, error)
             return redirect("vetting:test_detail", pk)
         else:
             messages.success(request, "Question added.")
@@ -424,7 +418,7 @@ def grade(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         form.add_error(None, error.message)
         return _render_grade(request, attempt, form, status=400)
     except DomainError as error:
-        _report(request, error)
+        report(request, error)
         return redirect("vetting:grade", pk)
     verdict = "passed" if graded.status == AttemptStatus.PASSED else "did not pass"
     messages.success(

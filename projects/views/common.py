@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from marketplace.errors import DomainError, NotFound
 from marketplace.http import AuthenticatedHttpRequest
 from marketplace.states import MembershipRole
 from projects.access import LabActor, lab_actor_for_member
@@ -44,13 +42,6 @@ def lab_context(actor: LabActor, **extra: Any) -> dict[str, Any]:
         "role_label": MembershipRole(actor.role).label,
         **extra,
     }
-
-
-def report(request: HttpRequest, error: DomainError) -> None:
-    """Show a service's refusal as a message; an object outside the scope is a 404."""
-    if isinstance(error, NotFound):
-        raise Http404()
-    messages.error(request, error.message)
 
 
 def forbidden(request: HttpRequest, message: str, back: str) -> HttpResponse:

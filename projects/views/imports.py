@@ -16,7 +16,7 @@ from django.urls import path
 from django.views.decorators.http import require_GET, require_http_methods
 
 from marketplace.errors import DomainError, InvalidInput
-from marketplace.http import AuthenticatedHttpRequest
+from marketplace.http import AuthenticatedHttpRequest, report
 from marketplace.views import client_ip
 from projects import selectors
 from projects.access import LabActor
@@ -31,7 +31,6 @@ from projects.views.common import (
     actor_and_project,
     lab_context,
     project_url,
-    report,
 )
 
 MEGABYTE = 1024 * 1024

@@ -19,7 +19,7 @@ from experts.models import Domain
 from experts.selectors import domain_choices
 from experts.states import CredentialKind
 from marketplace.errors import DomainError, InvalidInput, NotFound
-from marketplace.http import AuthenticatedHttpRequest
+from marketplace.http import AuthenticatedHttpRequest, report
 from marketplace.views import client_ip
 from projects import selectors, services
 from projects.access import LabActor
@@ -48,7 +48,6 @@ from projects.views.common import (
     lab_context,
     managers_only,
     project_url,
-    report,
 )
 
 # The lifecycle actions a project page offers: service, success message, and whether the

@@ -13,7 +13,7 @@ from django.urls import path
 from django.views.decorators.http import require_http_methods, require_POST
 
 from marketplace.errors import DomainError, InvalidInput
-from marketplace.http import AuthenticatedHttpRequest
+from marketplace.http import AuthenticatedHttpRequest, report
 from marketplace.views import client_ip
 from projects import selectors
 from projects.access import LabActor
@@ -21,7 +21,7 @@ from projects.forms import WebhookEndpointForm
 from projects.models import WebhookEndpoint
 from projects.services import webhooks as webhook_services
 from projects.states import WebhookEvent
-from projects.views.common import DELIVERIES_PER_PAGE, lab_actor, lab_context, report
+from projects.views.common import DELIVERIES_PER_PAGE, lab_actor, lab_context
 
 EVENT_LABELS = dict(WebhookEvent.choices)
 
