@@ -67,6 +67,10 @@ class ExpertProfile(TimeStampedModel):
         null=True, blank=True, validators=[MaxValueValidator(70)]
     )
     links = models.JSONField(default=list, blank=True)
+    # Private: used only to keep the expert off their own employer's projects.
+    employer = models.CharField(max_length=160, blank=True)
+    # Off: the expert keeps their seats but gets no new invitations.
+    accepting_invitations = models.BooleanField(default=True)
 
     def __str__(self) -> str:
         return f"Profile of {self.user}"

@@ -31,7 +31,7 @@ from marketplace.states import UserRole
 # Vetted for a domain ---------------------------------------------------------------------
 
 
-def _vetted_conditions(*, expert: Any, domain: Any, domain_parent: Any, today: date) -> Q:
+def vetted_for_domain_condition(*, expert: Any, domain: Any, domain_parent: Any, today: date) -> Q:
     """Both halves of the rule, for an expert and a domain given as values or OuterRefs.
 
     Vetted for a domain = a verified, unexpired credential supporting the domain (or the
@@ -52,7 +52,7 @@ def _vetted_conditions(*, expert: Any, domain: Any, domain_parent: Any, today: d
 def experts_vetted_for_domain(*, domain: Domain) -> QuerySet[User]:
     """Every expert vetted for ``domain``. Use this (or its siblings below) everywhere."""
     return User.objects.filter(
-        _vetted_conditions(
+        vetted_for_domain_condition(
             expert=OuterRef("pk"),
             domain=domain.pk,
             domain_parent=domain.parent_id,
@@ -66,7 +66,7 @@ def experts_vetted_for_domain(*, domain: Domain) -> QuerySet[User]:
 def vetted_domains_of_expert(*, expert: User) -> QuerySet[Domain]:
     """The domains ``expert`` is vetted for."""
     return Domain.objects.filter(
-        _vetted_conditions(
+        vetted_for_domain_condition(
             expert=expert.pk,
             domain=OuterRef("pk"),
             domain_parent=OuterRef("parent_id"),

@@ -37,6 +37,7 @@ INVITATION_LIFETIME = timedelta(days=14)
 MAX_PENDING_INVITATIONS = 100
 INVITATIONS_PER_HOUR = 30
 API_KEY_PREFIX = "mk"
+EMAIL_BATCH = 200
 
 
 def _digest(secret: str) -> str:
@@ -103,6 +104,24 @@ def notification_create(
     if send_email:
         transaction.on_commit(lambda: send_notification_email.delay(notification.pk), robust=True)
     return notification
+
+
+def notifications_create_bulk(notifications: list[Notification]) -> list[Notification]:
+    """Create many unsaved notifications at once; their e-mails go out in batches after the
+    transaction commits (a matching run notifies thousands of experts)."""
+    from marketplace.tasks import send_notification_emails
+
+    for notification in notifications:
+        _require_local_link(notification.link)
+        notification.text = notification.text[:500]
+    created = Notification.objects.bulk_create(notifications, batch_size=2000)
+    ids = [notification.pk for notification in created if notification.send_email]
+    for start in range(0, len(ids), EMAIL_BATCH):
+        batch = ids[start : start + EMAIL_BATCH]
+        transaction.on_commit(
+            lambda batch=batch: send_notification_emails.delay(batch), robust=True
+        )
+    return created
 
 
 def notification_mark_read(*, user: User, notification: Notification) -> Notification:

@@ -182,6 +182,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "experts.tasks.warn_expiring_credentials",
         "schedule": crontab(hour=2, minute=30),
     },
+    "run-matching": {
+        "task": "projects.tasks.run_matching",
+        "schedule": crontab(minute=15),
+        "kwargs": {"trigger": "schedule"},
+    },
+    "expire-project-invitations": {
+        "task": "projects.tasks.expire_project_invitations",
+        "schedule": crontab(minute="*/10"),
+    },
     "requeue-lost-webhook-deliveries": {
         "task": "projects.tasks.requeue_webhook_deliveries",
         "schedule": crontab(minute="*/5"),
@@ -201,6 +210,13 @@ STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
 PAYMENTS_PROVIDER = env("PAYMENTS_PROVIDER", default="stripe" if STRIPE_SECRET_KEY else "offline")
 # The platform's fee, charged to the lab on top of what experts earn (whole percent).
 PLATFORM_FEE_PERCENT = env.int("PLATFORM_FEE_PERCENT", default=20)
+
+# Matching: a seat asks this many hours a week of an expert; invitations expire after
+# MATCHING_INVITATION_HOURS; each project's candidate list is cut to this many per open seat
+# before the global assignment (the cut keeps the solver fast; see benchmarks/matching.py).
+MATCHING_SEAT_WEEKLY_HOURS = env.int("MATCHING_SEAT_WEEKLY_HOURS", default=5)
+MATCHING_INVITATION_HOURS = env.int("MATCHING_INVITATION_HOURS", default=48)
+MATCHING_CANDIDATES_PER_SEAT = env.int("MATCHING_CANDIDATES_PER_SEAT", default=4)
 
 # Task imports: files up to 200 MB are streamed by a Celery task; the report keeps at most
 # this many problems (the count covers them all).

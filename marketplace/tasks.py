@@ -17,3 +17,11 @@ def send_notification_email(notification_id: int) -> bool:
 )
 def send_lab_invitation_email(invitation_id: int) -> bool:
     return services.invitation_email_send(invitation_id=invitation_id)
+
+
+@shared_task(
+    autoretry_for=(OSError,), retry_backoff=True, max_retries=5, soft_time_limit=600, time_limit=660
+)
+def send_notification_emails(notification_ids: list[int]) -> int:
+    """Send a batch of notification e-mails; ones already sent are skipped (safe to retry)."""
+    return sum(services.notification_email_send(notification_id=pk) for pk in notification_ids)

@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import Q
 
 from experts.models import Domain
-from experts.states import Seniority
+from experts.states import Proficiency, Seniority
 from marketplace.models import Organization, TimeStampedModel
 from projects.states import (
     AnnotationStatus,
@@ -49,6 +49,12 @@ class Project(TimeStampedModel):
     required_credential_kinds = models.JSONField(default=list, blank=True)
     min_seniority = models.CharField(max_length=16, choices=Seniority.choices, blank=True)
     languages = models.JSONField(default=list, blank=True)
+    # The lowest level at which an expert must speak each of ``languages``.
+    language_level = models.CharField(
+        max_length=8, choices=Proficiency.choices, default=Proficiency.C1
+    )
+    # ISO country codes experts must live in (empty: anywhere), e.g. for data-residency rules.
+    allowed_countries = models.JSONField(default=list, blank=True)
     task_type = models.CharField(max_length=32, choices=TASK_TYPE_CHOICES)
     task_settings = models.JSONField(default=dict, blank=True)
     overlap = models.PositiveSmallIntegerField(
@@ -361,3 +367,33 @@ class WebhookDelivery(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.event} → {self.endpoint}"
+
+
+# Matching models live in their own module; importing them here registers them with the app.
+from projects.matching.models import (  # noqa: E402
+    ExpertDomainRecord,
+    LabExclusion,
+    MatchingLock,
+    MatchingRun,
+    ProjectInvitation,
+    ProjectMember,
+)
+
+__all__ = [
+    "Annotation",
+    "ExpertDomainRecord",
+    "GoldAnswer",
+    "GuidelineAcknowledgement",
+    "GuidelineVersion",
+    "LabExclusion",
+    "MatchingLock",
+    "MatchingRun",
+    "Project",
+    "ProjectFunding",
+    "ProjectInvitation",
+    "ProjectMember",
+    "Task",
+    "TaskImport",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+]

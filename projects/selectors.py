@@ -18,13 +18,14 @@ from projects.models import (
     GuidelineVersion,
     Project,
     ProjectFunding,
+    ProjectMember,
     Task,
     TaskImport,
     WebhookDelivery,
     WebhookEndpoint,
 )
 from projects.pricing import cost_with_fee_cents
-from projects.states import AnnotationStatus, ProjectStatus, TaskStatus
+from projects.states import AnnotationStatus, MemberStatus, ProjectStatus, TaskStatus
 
 
 def _as_uuid(value: Any) -> uuid.UUID:
@@ -168,13 +169,19 @@ def guidelines_acknowledgement_required(*, expert: User, project: Project) -> bo
 
 
 def project_for_expert(*, expert: User, project_id: Any) -> Project:
-    """A project the expert works on (has annotated; assignments extend this), else NotFound."""
+    """A project the expert is a member of (and not removed from) or has annotated, else
+    NotFound."""
     if not expert.is_authenticated:
         raise NotFound()
     try:
         return Project.objects.select_related("organization").get(
+            Q(pk__in=Project.objects.filter(annotations__expert=expert).values("pk"))
+            | Q(
+                pk__in=ProjectMember.objects.filter(expert=expert)
+                .exclude(status=MemberStatus.REMOVED)
+                .values("project_id")
+            ),
             public_id=_as_uuid(project_id),
-            pk__in=Project.objects.filter(annotations__expert=expert).values("pk"),
         )
     except Project.DoesNotExist:
         raise NotFound() from None
@@ -191,8 +198,14 @@ def guideline_changes_since(*, expert: User, project: Project) -> QuerySet[Guide
 
 
 def experts_on_project(*, project: Project) -> QuerySet[User]:
-    """Experts who have worked on the project (assignments extend this with invitations)."""
-    return User.objects.filter(annotations__project=project).distinct()
+    """Experts on the project: members (not removed) and anyone who annotated it."""
+    return User.objects.filter(
+        Q(annotations__project=project)
+        | Q(
+            project_memberships__project=project,
+            project_memberships__status__in=[MemberStatus.ACTIVE, MemberStatus.PAUSED],
+        )
+    ).distinct()
 
 
 # Tasks -----------------------------------------------------------------------------------

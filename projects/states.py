@@ -84,3 +84,53 @@ class DeliveryStatus(models.TextChoices):
     RETRYING = "retrying", "Retrying"
     DELIVERED = "delivered", "Delivered"
     FAILED = "failed", "Failed"
+
+
+# Matching (DESIGN.md, flow 4) ------------------------------------------------------------
+
+
+class InvitationStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for an answer"
+    ACCEPTED = "accepted", "Accepted"
+    DECLINED = "declined", "Declined"
+    EXPIRED = "expired", "Expired"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+# An invitation in one of these states holds a seat; the others gave it back.
+SEAT_HOLDING_INVITATION_STATES = frozenset({InvitationStatus.PENDING, InvitationStatus.ACCEPTED})
+
+
+class InvitationSource(models.TextChoices):
+    MATCHING = "matching", "Matching run"
+    DIRECT = "direct", "Invited by the lab"
+
+
+class DeclineReason(models.TextChoices):
+    NO_TIME = "no_time", "I don't have the time right now"
+    NOT_MY_EXPERTISE = "not_my_expertise", "It is outside my expertise"
+    RATE_TOO_LOW = "rate_too_low", "The pay is too low for the work"
+    NOT_INTERESTED = "not_interested", "The work doesn't interest me"
+    CONFLICT = "conflict", "I have a conflict of interest"
+    OTHER = "other", "Another reason"
+
+
+class MemberStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused"
+    REMOVED = "removed", "Removed"
+
+
+class RunStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    FINISHED = "finished", "Finished"
+    FAILED = "failed", "Failed"
+
+
+class RunTrigger(models.TextChoices):
+    PROJECT_ACTIVATED = "project_activated", "A project went live"
+    SEATS_ADDED = "seats_added", "A project asked for more seats"
+    EXPERT_VETTED = "expert_vetted", "An expert became vetted"
+    CAPACITY_FREED = "capacity_freed", "An expert or a seat became free"
+    SCHEDULE = "schedule", "Schedule"
+    STAFF = "staff", "Started by staff"

@@ -30,3 +30,19 @@ def send_webhook_delivery(self: Any, delivery_id: int) -> str:
 def requeue_webhook_deliveries() -> int:
     """Send again deliveries whose queued message was lost (beat, every five minutes)."""
     return webhooks.webhook_deliveries_requeue_due()
+
+
+@shared_task(soft_time_limit=300, time_limit=330)
+def run_matching(trigger: str = "schedule") -> int:
+    """One global matching run (serialised with any other); returns invitations made."""
+    from projects.matching.services import matching_run
+
+    return matching_run(trigger=trigger).invitations_created
+
+
+@shared_task(soft_time_limit=60, time_limit=90)
+def expire_project_invitations() -> int:
+    """Expire pending invitations past their time (beat); a run refills the seats."""
+    from projects.matching.services import invitations_expire
+
+    return invitations_expire()

@@ -327,6 +327,10 @@ def _decide(
         if to == CredentialStatus.VERIFIED:
             credential.verified_at = now
             credential.expiry_warned_at = None
+            from projects.matching.services import matching_run_request
+
+            # A verified credential may make the expert vetted for a domain.
+            matching_run_request(trigger="expert_vetted")
         credential.save()
         audit_record(
             actor=staff,

@@ -273,7 +273,15 @@ def _score(attempt: TestAttempt, rows: list[Answer], questions: list[Question]) 
     if passed and not qualification.passed:
         qualification.passed = True
         qualification.passed_at = timezone.now()
+        _request_matching()
     qualification.save()
+
+
+def _request_matching() -> None:
+    """A newly vetted expert may fill open seats: ask for a matching run after commit."""
+    from projects.matching.services import matching_run_request
+
+    matching_run_request(trigger="expert_vetted")
 
 
 def attempt_grade(*, staff: User, attempt_id: int, points: dict[int, int]) -> TestAttempt:

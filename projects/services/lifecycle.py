@@ -162,6 +162,13 @@ def _transition(
             after={"status": target},
             ip_address=ip_address,
         )
+        from projects.matching.services import matching_run_request
+
+        if target == ProjectStatus.ACTIVE:
+            matching_run_request(trigger="project_activated")
+        elif target == ProjectStatus.COMPLETED:
+            # The experts' seats on it free their hours for other projects.
+            matching_run_request(trigger="capacity_freed")
         if target == ProjectStatus.COMPLETED:
             from projects.services.webhooks import webhook_event_emit
 

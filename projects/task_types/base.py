@@ -234,6 +234,8 @@ class TaskType:
     form_template: ClassVar[str]
     # What one annotation of this type usually pays before the domain's multiplier.
     base_rate_cents: ClassVar[int]
+    # Minutes an expert usually spends on one annotation: workload and hourly-rate estimates.
+    typical_minutes: ClassVar[int]
 
     # Settings --------------------------------------------------------------------------
 

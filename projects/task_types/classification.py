@@ -65,6 +65,7 @@ class Classification(TaskType):
     task_template: ClassVar[str] = "projects/task_types/classification_task.html"
     form_template: ClassVar[str] = "projects/task_types/classification_form.html"
     base_rate_cents: ClassVar[int] = 150
+    typical_minutes: ClassVar[int] = 2
 
     def check_result(
         self, result: Any, *, task: dict[str, Any], settings: dict[str, Any]

@@ -83,6 +83,7 @@ class Critique(TaskType):
     task_template: ClassVar[str] = "projects/task_types/critique_task.html"
     form_template: ClassVar[str] = "projects/task_types/critique_form.html"
     base_rate_cents: ClassVar[int] = 1000
+    typical_minutes: ClassVar[int] = 20
 
     def check_result(
         self, result: Any, *, task: dict[str, Any], settings: dict[str, Any]

@@ -61,6 +61,7 @@ class Demonstration(TaskType):
     task_template: ClassVar[str] = "projects/task_types/demonstration_task.html"
     form_template: ClassVar[str] = "projects/task_types/demonstration_form.html"
     base_rate_cents: ClassVar[int] = 1500
+    typical_minutes: ClassVar[int] = 25
 
     def check_result(
         self, result: Any, *, task: dict[str, Any], settings: dict[str, Any]

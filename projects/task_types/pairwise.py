@@ -70,6 +70,7 @@ class PairwisePreference(TaskType):
     task_template: ClassVar[str] = "projects/task_types/pairwise_task.html"
     form_template: ClassVar[str] = "projects/task_types/pairwise_form.html"
     base_rate_cents: ClassVar[int] = 400
+    typical_minutes: ClassVar[int] = 6
 
     def check_result(
         self, result: Any, *, task: dict[str, Any], settings: dict[str, Any]

@@ -138,6 +138,7 @@ class RubricRating(TaskType):
     task_template: ClassVar[str] = "projects/task_types/rubric_task.html"
     form_template: ClassVar[str] = "projects/task_types/rubric_form.html"
     base_rate_cents: ClassVar[int] = 500
+    typical_minutes: ClassVar[int] = 8
 
     def check_result(
         self, result: Any, *, task: dict[str, Any], settings: dict[str, Any]

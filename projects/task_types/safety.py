@@ -121,6 +121,7 @@ class SafetyEvaluation(TaskType):
     task_template: ClassVar[str] = "projects/task_types/safety_task.html"
     form_template: ClassVar[str] = "projects/task_types/safety_form.html"
     base_rate_cents: ClassVar[int] = 600
+    typical_minutes: ClassVar[int] = 10
 
     def check_input(self, data: Any, settings: dict[str, Any]) -> list[Problem]:
         # Read the one setting directly: parsing them all on every row of a large import

@@ -1,0 +1,534 @@
+"""Writes of matching: runs, invitations and their answers, seats, lab exclusions."""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from datetime import datetime, timedelta
+
+import numpy as np
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from experts.models import ExpertProfile
+from marketplace.errors import Conflict, InvalidInput, NotFound
+from marketplace.models import Notification, User
+from marketplace.services import audit_record, notification_create, notifications_create_bulk
+from projects.access import LabActor, lab_audit_record
+from projects.matching.candidates import Pool, load_pool
+from projects.matching.eligibility import failed_rules, seat_hours
+from projects.matching.models import (
+    LabExclusion,
+    MatchingLock,
+    MatchingRun,
+    ProjectInvitation,
+    ProjectMember,
+)
+from projects.matching.solver import solve
+from projects.models import Project
+from projects.states import (
+    SEAT_HOLDING_INVITATION_STATES,
+    DeclineReason,
+    InvitationSource,
+    InvitationStatus,
+    MemberStatus,
+    ProjectStatus,
+    RunStatus,
+    RunTrigger,
+)
+
+RUN_QUEUED_KEY = "matching:run-queued"
+# Projects whose invitations may still be answered, and that take direct invitations.
+LIVE_PROJECT_STATES = frozenset({ProjectStatus.ACTIVE, ProjectStatus.PAUSED})
+MAX_SEATS_ADDED = 500
+
+
+def invitation_link(invitation: ProjectInvitation) -> str:
+    return f"/expert/invitations/{invitation.public_id}/"
+
+
+def _expires_at(now: datetime) -> datetime:
+    return now + timedelta(hours=settings.MATCHING_INVITATION_HOURS)
+
+
+def _rounded(components: dict[str, float]) -> dict[str, float]:
+    return {name: round(float(value), 4) for name, value in components.items()}
+
+
+# Runs --------------------------------------------------------------------------------------
+
+
+def matching_run_request(*, trigger: str) -> None:
+    """Queue a global run once the current transaction commits. Requests made while one is
+    already queued join it (the queued run will see their changes)."""
+    from projects.tasks import run_matching
+
+    if trigger not in RunTrigger.values:
+        raise InvalidInput(f"Unknown matching trigger “{trigger}”.", field="trigger")
+
+    def queue() -> None:
+        if cache.add(RUN_QUEUED_KEY, trigger, timeout=600):
+            run_matching.delay(trigger=trigger)
+
+    transaction.on_commit(queue, robust=True)
+
+
+def _invitation_offer_text(project: Project) -> str:
+    return (
+        f"You are invited to “{project.title}” ({project.domain.name}). Answer within "
+        f"{settings.MATCHING_INVITATION_HOURS} hours to keep the seat."
+    )
+
+
+def _chosen_invitations(
+    pool: Pool,
+    pair_offsets: np.ndarray,
+    problem_pairs: np.ndarray,
+    chosen: np.ndarray,
+    *,
+    run: MatchingRun,
+    now: datetime,
+) -> list[ProjectInvitation]:
+    invitations = []
+    names = list(pool.candidates[0].components) if pool.candidates else []
+    for pair in chosen:
+        position = int(problem_pairs[pair])
+        open_project, candidates = pool.projects[position], pool.candidates[position]
+        j = int(pair - pair_offsets[position])
+        invitations.append(
+            ProjectInvitation(
+                project=open_project.project,
+                expert_id=int(pool.expert_ids[candidates.experts[j]]),
+                run=run,
+                source=InvitationSource.MATCHING,
+                score=round(float(candidates.fit[j]), 6),
+                components=_rounded({name: candidates.components[name][j] for name in names}),
+                weekly_hours=seat_hours(),
+                estimated_hours=math.ceil(open_project.seat_total_hours),
+                expires_at=_expires_at(now),
+                created_at=now,
+            )
+        )
+    return invitations
+
+
+def matching_run(*, trigger: str, started_by: User | None = None) -> MatchingRun:
+    """Expire due invitations, then fill every open seat of every active project at once.
+
+    Runs are serialised: a run waits for the one in progress (a row lock), then reads the
+    state that run left, so re-runs never duplicate an invitation (a unique constraint
+    guarantees it besides).
+    """
+    if trigger not in RunTrigger.values:
+        raise InvalidInput(f"Unknown matching trigger “{trigger}”.", field="trigger")
+    if trigger == RunTrigger.STAFF and (started_by is None or not started_by.is_staff):
+        raise NotFound()
+    cache.delete(RUN_QUEUED_KEY)
+    lock, _ = MatchingLock.objects.get_or_create(name="global")
+    run = MatchingRun.objects.create(
+        trigger=trigger, started_by=started_by, started_at=timezone.now()
+    )
+    started = time.perf_counter()
+    try:
+        with transaction.atomic():
+            MatchingLock.objects.select_for_update().get(pk=lock.pk)
+            now = timezone.now()
+            run.invitations_expired = _expire_due(now=now)
+            pool = load_pool()
+            problem = pool.problem(per_seat=settings.MATCHING_CANDIDATES_PER_SEAT)
+            read_done = time.perf_counter()
+            solution = solve(problem)
+            solve_done = time.perf_counter()
+            offsets = np.concatenate(
+                [[0], np.cumsum(np.bincount(problem.pair_project, minlength=len(pool.projects)))]
+            )
+            invitations = _chosen_invitations(
+                pool, offsets, problem.pair_project, solution.chosen, run=run, now=now
+            )
+            ProjectInvitation.objects.bulk_create(invitations, batch_size=2000)
+            notifications_create_bulk(
+                [
+                    Notification(
+                        recipient_id=invitation.expert_id,
+                        kind="matching.invited",
+                        text=_invitation_offer_text(invitation.project),
+                        link=invitation_link(invitation),
+                    )
+                    for invitation in invitations
+                ]
+            )
+            run.status = RunStatus.FINISHED
+            run.finished_at = timezone.now()
+            run.projects_considered = len(pool.projects)
+            run.open_seats = int(problem.seats.sum())
+            run.experts_considered = len(pool.expert_ids)
+            run.candidate_pairs = len(problem.pair_fit)
+            run.invitations_created = len(invitations)
+            run.objective = solution.objective
+            run.total_fit = solution.total_fit
+            run.read_seconds = read_done - started
+            run.solve_seconds = solve_done - read_done
+            run.write_seconds = time.perf_counter() - solve_done
+            run.total_seconds = time.perf_counter() - started
+            run.save()
+            if started_by is not None:
+                audit_record(
+                    actor=started_by,
+                    action="matching.run",
+                    target=run,
+                    after={"invitations": len(invitations)},
+                )
+    except Exception as error:
+        MatchingRun.objects.filter(pk=run.pk).update(
+            status=RunStatus.FAILED,
+            finished_at=timezone.now(),
+            total_seconds=time.perf_counter() - started,
+            error=f"{type(error).__name__}: {error}"[:300],
+        )
+        raise
+    return run
+
+
+def _expire_due(*, now: datetime) -> int:
+    return ProjectInvitation.objects.filter(
+        status=InvitationStatus.PENDING, expires_at__lte=now
+    ).update(status=InvitationStatus.EXPIRED, updated_at=now)
+
+
+def invitations_expire(*, now: datetime | None = None) -> int:
+    """Expire pending invitations past their time; their seats go to the next run."""
+    expired = _expire_due(now=now or timezone.now())
+    if expired:
+        matching_run_request(trigger=RunTrigger.CAPACITY_FREED)
+    return expired
+
+
+# Answers -----------------------------------------------------------------------------------
+
+
+class _Expired(Exception):
+    pass
+
+
+def _lock_pending(*, expert: User, invitation: ProjectInvitation) -> ProjectInvitation:
+    """The invitation, row-locked, if it belongs to ``expert`` and may still be answered.
+    Call inside a transaction, through ``_answering``."""
+    locked = (
+        ProjectInvitation.objects.select_for_update(of=("self",))
+        .select_related("project", "project__domain", "project__organization")
+        .filter(pk=invitation.pk, expert=expert)
+        .first()
+    )
+    if locked is None:
+        raise NotFound()
+    if locked.status != InvitationStatus.PENDING:
+        raise Conflict(f"This invitation is {locked.get_status_display().lower()} already.")
+    if locked.expires_at <= timezone.now():
+        raise _Expired()
+    if locked.project.status not in LIVE_PROJECT_STATES:
+        raise Conflict("This project is no longer taking experts.")
+    return locked
+
+
+def _expire_one(invitation: ProjectInvitation) -> None:
+    ProjectInvitation.objects.filter(pk=invitation.pk, status=InvitationStatus.PENDING).update(
+        status=InvitationStatus.EXPIRED, updated_at=timezone.now()
+    )
+    raise Conflict("This invitation has expired; the seat went back to the pool.")
+
+
+def invitation_accept(*, expert: User, invitation: ProjectInvitation) -> ProjectMember:
+    """Take the seat: the expert becomes a member of the project."""
+    try:
+        with transaction.atomic():
+            locked = _lock_pending(expert=expert, invitation=invitation)
+            locked.status = InvitationStatus.ACCEPTED
+            locked.responded_at = timezone.now()
+            locked.save(update_fields=["status", "responded_at", "updated_at"])
+            try:
+                with transaction.atomic():
+                    member = ProjectMember.objects.create(
+                        project=locked.project, expert=expert, invitation=locked
+                    )
+            except IntegrityError:
+                raise Conflict("You are already on this project.") from None
+            audit_record(
+                actor=expert,
+                action="invitation.accept",
+                target=locked,
+                organization=locked.project.organization,
+                after={"project": str(locked.project.public_id)},
+            )
+    except _Expired:
+        _expire_one(invitation)
+    invitation.refresh_from_db()
+    return member
+
+
+def invitation_decline(
+    *, expert: User, invitation: ProjectInvitation, reason: str, note: str = ""
+) -> ProjectInvitation:
+    """Turn the seat down (with a reason) so the next run offers it to someone else."""
+    if reason not in DeclineReason.values:
+        raise InvalidInput("Choose a reason for declining.", field="reason")
+    note = " ".join(note.split())
+    if len(note) > 500:
+        raise InvalidInput("The note is too long (500 characters at most).", field="note")
+    try:
+        with transaction.atomic():
+            locked = _lock_pending(expert=expert, invitation=invitation)
+            locked.status = InvitationStatus.DECLINED
+            locked.responded_at = timezone.now()
+            locked.decline_reason = reason
+            locked.decline_note = note
+            locked.save(
+                update_fields=[
+                    "status",
+                    "responded_at",
+                    "decline_reason",
+                    "decline_note",
+                    "updated_at",
+                ]
+            )
+            audit_record(
+                actor=expert,
+                action="invitation.decline",
+                target=locked,
+                organization=locked.project.organization,
+                after={"reason": reason},
+            )
+            matching_run_request(trigger=RunTrigger.CAPACITY_FREED)
+    except _Expired:
+        _expire_one(invitation)
+    invitation.refresh_from_db()
+    return invitation
+
+
+# Lab actions -------------------------------------------------------------------------------
+
+
+def _expert_by_public_id(public_id: str) -> User:
+    try:
+        value = uuid.UUID(str(public_id).strip())
+    except ValueError:
+        raise InvalidInput("That is not an expert id.", field="expert_id") from None
+    profile = ExpertProfile.objects.select_related("user").filter(public_id=value).first()
+    if profile is None:
+        raise InvalidInput("No expert has this id.", field="expert_id")
+    return profile.user
+
+
+def _open_seats(project: Project) -> int:
+    held = (
+        project.invitations.filter(status__in=SEAT_HOLDING_INVITATION_STATES)
+        .exclude(member__status=MemberStatus.REMOVED)
+        .count()
+    )
+    return project.seats - held
+
+
+def invitation_direct_create(
+    *, actor: LabActor, project: Project, expert_public_id: str, ip_address: str | None = None
+) -> ProjectInvitation:
+    """Offer a seat to one expert the lab chose, under the same eligibility rules (except
+    that an expert who declined before may be asked again)."""
+    actor.require_manager("invite experts")
+    expert = _expert_by_public_id(expert_public_id)
+    with transaction.atomic():
+        locked = (
+            Project.objects.select_for_update(of=("self",))
+            .select_related("domain", "organization")
+            .get(pk=project.pk, organization=actor.organization)
+        )
+        if locked.status not in LIVE_PROJECT_STATES:
+            raise Conflict("Experts can be invited once the project is live.")
+        if _open_seats(locked) <= 0:
+            raise Conflict("Every seat is taken or offered: ask for more seats first.")
+        failed = failed_rules(project=locked, expert=expert, direct=True)
+        if failed:
+            raise InvalidInput(
+                "This expert cannot be invited: "
+                + "; ".join(rule.reason.lower() for rule in failed)
+                + ".",
+                field="expert_id",
+            )
+        pool = load_pool(project_ids=[locked.pk], only_experts=[expert.pk])
+        candidates, open_project = pool.candidates[0], pool.projects[0]
+        # Direct invitations may re-ask an expert who turned the project down.
+        if not len(candidates.experts):
+            raise InvalidInput("This expert cannot be invited now.", field="expert_id")
+        now = timezone.now()
+        try:
+            with transaction.atomic():
+                invitation = ProjectInvitation.objects.create(
+                    project=locked,
+                    expert=expert,
+                    source=InvitationSource.DIRECT,
+                    invited_by=actor.user,
+                    score=round(float(candidates.fit[0]), 6),
+                    components=_rounded(
+                        {name: values[0] for name, values in candidates.components.items()}
+                    ),
+                    weekly_hours=seat_hours(),
+                    estimated_hours=math.ceil(open_project.seat_total_hours),
+                    expires_at=_expires_at(now),
+                )
+        except IntegrityError:
+            raise Conflict("This expert already has a seat on the project.") from None
+        lab_audit_record(
+            actor=actor,
+            action="invitation.direct",
+            target=invitation,
+            after={"project": str(locked.public_id)},
+            ip_address=ip_address,
+        )
+        notification_create(
+            recipient=expert,
+            kind="matching.invited",
+            text=f"{locked.organization.name} invites you: " + _invitation_offer_text(locked),
+            link=invitation_link(invitation),
+        )
+    return invitation
+
+
+def invitation_withdraw(
+    *, actor: LabActor, invitation: ProjectInvitation, ip_address: str | None = None
+) -> ProjectInvitation:
+    """Take back a pending invitation; its seat goes to the next run."""
+    actor.require_manager("withdraw invitations")
+    with transaction.atomic():
+        locked = (
+            ProjectInvitation.objects.select_for_update(of=("self",))
+            .select_related("project")
+            .filter(pk=invitation.pk, project__organization=actor.organization)
+            .first()
+        )
+        if locked is None:
+            raise NotFound()
+        if locked.status != InvitationStatus.PENDING:
+            raise Conflict(
+                f"Only a pending invitation can be withdrawn; this one is "
+                f"{locked.get_status_display().lower()}."
+            )
+        locked.status = InvitationStatus.WITHDRAWN
+        locked.responded_at = timezone.now()
+        locked.save(update_fields=["status", "responded_at", "updated_at"])
+        lab_audit_record(
+            actor=actor, action="invitation.withdraw", target=locked, ip_address=ip_address
+        )
+        notification_create(
+            recipient=locked.expert,
+            kind="matching.withdrawn",
+            text=f"The invitation to “{locked.project.title}” was withdrawn by the lab.",
+            send_email=False,
+        )
+        matching_run_request(trigger=RunTrigger.CAPACITY_FREED)
+    invitation.refresh_from_db()
+    return invitation
+
+
+def lab_exclusion_create(
+    *, actor: LabActor, expert_public_id: str, reason: str = "", ip_address: str | None = None
+) -> LabExclusion:
+    """Keep an expert off all the lab's projects: pending invitations are withdrawn and the
+    expert leaves the lab's live projects."""
+    actor.require_manager("exclude experts")
+    expert = _expert_by_public_id(expert_public_id)
+    reason = " ".join(reason.split())
+    if len(reason) > 300:
+        raise InvalidInput("The reason is too long (300 characters at most).", field="reason")
+    with transaction.atomic():
+        exclusion, created = LabExclusion.objects.get_or_create(
+            organization=actor.organization,
+            expert=expert,
+            defaults={"reason": reason, "created_by": actor.user},
+        )
+        if not created:
+            return exclusion
+        now = timezone.now()
+        withdrawn = ProjectInvitation.objects.filter(
+            expert=expert,
+            project__organization=actor.organization,
+            status=InvitationStatus.PENDING,
+        ).update(status=InvitationStatus.WITHDRAWN, responded_at=now, updated_at=now)
+        removed = ProjectMember.objects.filter(
+            expert=expert,
+            project__organization=actor.organization,
+            project__status__in=LIVE_PROJECT_STATES,
+            status__in=[MemberStatus.ACTIVE, MemberStatus.PAUSED],
+        ).update(status=MemberStatus.REMOVED, status_reason="Removed by the lab.", updated_at=now)
+        lab_audit_record(
+            actor=actor,
+            action="expert.exclude",
+            target=exclusion,
+            after={"withdrawn": withdrawn, "removed": removed},
+            ip_address=ip_address,
+        )
+        if withdrawn or removed:
+            matching_run_request(trigger=RunTrigger.CAPACITY_FREED)
+    return exclusion
+
+
+def lab_exclusion_remove(
+    *, actor: LabActor, exclusion: LabExclusion, ip_address: str | None = None
+) -> None:
+    actor.require_manager("change excluded experts")
+    if exclusion.organization_id != actor.organization.pk:
+        raise NotFound()
+    with transaction.atomic():
+        lab_audit_record(
+            actor=actor, action="expert.include", target=exclusion, ip_address=ip_address
+        )
+        exclusion.delete()
+
+
+def project_seats_add(
+    *, actor: LabActor, project: Project, seats: int, ip_address: str | None = None
+) -> Project:
+    """Ask for more experts on a live project; the next run fills the new seats."""
+    actor.require_manager("add seats")
+    if isinstance(seats, bool) or not isinstance(seats, int) or not 1 <= seats <= MAX_SEATS_ADDED:
+        raise InvalidInput(f"Add between 1 and {MAX_SEATS_ADDED} seats at a time.", field="seats")
+    with transaction.atomic():
+        locked = Project.objects.select_for_update().get(
+            pk=project.pk, organization=actor.organization
+        )
+        if locked.status not in LIVE_PROJECT_STATES:
+            raise Conflict(
+                "Seats can be added while the project is live; edit the project "
+                "before it goes live instead."
+            )
+        if locked.seats + seats > 32767:
+            raise InvalidInput("That is more seats than a project can have.", field="seats")
+        before = locked.seats
+        Project.objects.filter(pk=locked.pk).update(seats=F("seats") + seats)
+        locked.refresh_from_db(fields=["seats"])
+        lab_audit_record(
+            actor=actor,
+            action="project.seats_add",
+            target=locked,
+            before={"seats": before},
+            after={"seats": locked.seats},
+            ip_address=ip_address,
+        )
+        matching_run_request(trigger=RunTrigger.SEATS_ADDED)
+    project.refresh_from_db()
+    return project
+
+
+__all__ = [
+    "invitation_accept",
+    "invitation_decline",
+    "invitation_direct_create",
+    "invitation_withdraw",
+    "invitations_expire",
+    "lab_exclusion_create",
+    "lab_exclusion_remove",
+    "matching_run",
+    "matching_run_request",
+    "project_seats_add",
+]
