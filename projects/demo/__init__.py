@@ -48,7 +48,8 @@ from projects.demo.multilingual import (
     CLASSIFICATION_TASKS,
     INTENTS,
 )
-from projects.models import Project, WebhookEndpoint
+from projects.demo.radiology import RADIOLOGY_GUIDELINES, RADIOLOGY_RUBRIC, RADIOLOGY_TASKS
+from projects.models import Project, ProjectInvitation, WebhookEndpoint
 from projects.pricing import suggested_price_cents
 from projects.selectors import required_funds_cents
 from projects.services.imports import tasks_create_batch
@@ -112,6 +113,23 @@ PROJECTS: tuple[DemoProject, ...] = (
             changelog="Dose questions: an answer that gives a dose without the patient's age, "
             "weight or kidney function is now worse.",
         ),
+    ),
+    DemoProject(
+        title="Imaging report explanations",
+        summary="Compare two answers to patients asking what their radiology report means and "
+        "choose the one a radiologist would rather they read.",
+        domain="medicine-radiology",
+        specialties=(),
+        task_type="pairwise",
+        status=ProjectStatus.ACTIVE,
+        guidelines=RADIOLOGY_GUIDELINES,
+        rubric=RADIOLOGY_RUBRIC,
+        tasks=RADIOLOGY_TASKS,
+        task_settings={"criteria": CRITERIA},
+        required_credential_kinds=(CredentialKind.BOARD_CERTIFICATION,),
+        min_seniority=Seniority.SENIOR,
+        seats=4,
+        deadline_in_days=40,
     ),
     DemoProject(
         title="Discharge summary explanations",
@@ -329,4 +347,13 @@ def summary_lines(*, organization: Organization) -> list[str]:
         f"{sum(p.regular for p in rows)} tasks and {sum(p.gold for p in rows)} gold tasks."
     ]
     lines.extend(f"  {p.get_status_display().lower():<7} {p.task_type:<14} {p.title}" for p in rows)
+    invitations = ProjectInvitation.objects.filter(project__organization=organization)
+    lines.append(
+        f"Matching: {invitations.count()} invitations "
+        f"({invitations.filter(status='pending').count()} waiting for an answer)."
+    )
+    lines.extend(
+        f"  {invitation.expert.full_name} → {invitation.project.title} ({invitation.status})"
+        for invitation in invitations.select_related("expert", "project").order_by("created_at")
+    )
     return lines

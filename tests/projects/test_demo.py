@@ -44,7 +44,7 @@ def _demo_projects() -> dict[str, Project]:
 def test_one_project_of_every_task_type(seeded):
     projects = _demo_projects()
 
-    assert sorted(p.task_type for p in projects.values()) == sorted(REGISTRY)
+    assert sorted({p.task_type for p in projects.values()}) == sorted(REGISTRY)
     assert set(projects) == {spec.title for spec in PROJECTS}
 
 
@@ -76,6 +76,7 @@ def test_the_projects_show_the_whole_lifecycle(seeded):
 
     assert {title: p.status for title, p in projects.items()} == {
         "Medication safety preferences": ProjectStatus.ACTIVE,
+        "Imaging report explanations": ProjectStatus.ACTIVE,
         "Discharge summary explanations": ProjectStatus.PAUSED,
         "Contract clause review": ProjectStatus.ACTIVE,
         "Python utility functions": ProjectStatus.DRAFT,
@@ -101,9 +102,9 @@ def test_the_projects_show_the_whole_lifecycle(seeded):
         assert project.fundings.get().provider == "offline"
         assert project.activated_at is not None
     # Every step went through the services, so the audit log tells the story.
-    assert AuditEvent.objects.filter(action="project.create").count() == 6
-    assert AuditEvent.objects.filter(action="project.fund").count() == 5
-    assert AuditEvent.objects.filter(action="project.activate").count() == 5
+    assert AuditEvent.objects.filter(action="project.create").count() == 7
+    assert AuditEvent.objects.filter(action="project.fund").count() == 6
+    assert AuditEvent.objects.filter(action="project.activate").count() == 6
     assert AuditEvent.objects.filter(action="project.pause").count() == 1
 
 
@@ -134,8 +135,8 @@ def test_pasted_markup_in_a_task_renders_inert(seeded):
 
 def test_the_summary_names_the_projects(seeded):
     assert (
-        "Projects of Acme AI Lab: 6 (1 draft, 4 active, 1 paused), "
-        "66 tasks and 14 gold tasks." in seeded
+        "Projects of Acme AI Lab: 7 (1 draft, 5 active, 1 paused), "
+        "74 tasks and 16 gold tasks." in seeded
     )
     assert "paused  rubric         Discharge summary explanations" in seeded
 
