@@ -308,6 +308,7 @@ SPECTACULAR_SETTINGS = {
         "CredentialStatusEnum": "experts.states.CredentialStatus",
         "SeniorityEnum": "experts.states.Seniority",
         "LanguageEnum": "django.conf.settings.LANGUAGES",
+        "ProficiencyEnum": "experts.states.Proficiency",
         "ProjectStatusEnum": "projects.states.ProjectStatus",
         "TaskStatusEnum": "projects.states.TaskStatus",
         "ImportKindEnum": "projects.states.ImportKind",

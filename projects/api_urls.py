@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from projects import api
+from projects import api, api_matching
 
 project = "projects/<uuid:project_id>"
 
@@ -34,6 +34,23 @@ urlpatterns = [
         name="project-import-detail",
     ),
     path(f"{project}/progress/", api.ProjectProgressView.as_view(), name="project-progress"),
+    path(
+        f"{project}/invitations/",
+        api_matching.ProjectInvitationListView.as_view(),
+        name="project-invitation-list",
+    ),
+    path(
+        f"{project}/invitations/<uuid:invitation_id>/withdraw/",
+        api_matching.ProjectInvitationWithdrawView.as_view(),
+        name="project-invitation-withdraw",
+    ),
+    path(f"{project}/seats/", api_matching.ProjectSeatsView.as_view(), name="project-seats"),
+    path("exclusions/", api_matching.ExclusionListView.as_view(), name="exclusion-list"),
+    path(
+        "exclusions/<int:exclusion_id>/",
+        api_matching.ExclusionDetailView.as_view(),
+        name="exclusion-detail",
+    ),
     path("task-types/", api.TaskTypeListView.as_view(), name="task-type-list"),
     path("webhooks/", api.WebhookListView.as_view(), name="webhook-list"),
     path("webhooks/<uuid:endpoint_id>/", api.WebhookDetailView.as_view(), name="webhook-detail"),

@@ -17,11 +17,13 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
+from django_countries import countries
 
 from experts.models import Domain
-from experts.states import CredentialKind, Seniority
+from experts.states import CredentialKind, Proficiency, Seniority
 from marketplace.errors import InvalidInput
 from marketplace.widgets import FastSelect, FastSelectMultiple
+from projects.matching.services import MAX_SEATS_ADDED
 from projects.models import Project
 from projects.services.projects import (
     MAX_BUDGET_CENTS,
@@ -203,6 +205,10 @@ def _language_choices() -> list[tuple[str, str]]:
     return sorted(((code, str(name)) for code, name in settings.LANGUAGES), key=lambda c: c[1])
 
 
+def _country_choices() -> list[tuple[str, str]]:
+    return [(code, str(name)) for code, name in countries]
+
+
 class ProjectForm(forms.Form):
     """Create a project (with its first guidelines) or edit one (``project`` given).
 
@@ -242,6 +248,21 @@ class ProjectForm(forms.Form):
         required=False,
         widget=FastSelectMultiple(attrs={"size": 6}),
         help_text="Languages the work needs (hold Ctrl or ⌘ to pick several). None: any.",
+    )
+    language_level = forms.ChoiceField(
+        label="Minimum language level",
+        choices=Proficiency.choices,
+        initial=Proficiency.C1,
+        required=False,
+        help_text="Experts need at least this level in every language above.",
+    )
+    allowed_countries = forms.MultipleChoiceField(
+        label="Experts' countries",
+        choices=_country_choices,
+        required=False,
+        widget=FastSelectMultiple(attrs={"size": 6}),
+        help_text="Only experts living in these countries, e.g. for data-residency rules. "
+        "None: anywhere.",
     )
     # The work
     task_type = forms.ChoiceField(label="Task type", widget=forms.RadioSelect)
@@ -377,6 +398,8 @@ class ProjectForm(forms.Form):
             "required_credential_kinds": project.required_credential_kinds,
             "min_seniority": project.min_seniority,
             "languages": project.languages,
+            "language_level": project.language_level,
+            "allowed_countries": project.allowed_countries,
             "task_type": project.task_type,
             **settings_initial(task_type, project.task_settings),
             "overlap": project.overlap,
@@ -475,6 +498,8 @@ class ProjectForm(forms.Form):
             "required_credential_kinds": data["required_credential_kinds"],
             "min_seniority": data["min_seniority"],
             "languages": data["languages"],
+            "language_level": data["language_level"] or Proficiency.C1,
+            "allowed_countries": data["allowed_countries"],
             "task_type": data["task_type"],
             "task_settings": data["task_settings"],
             "overlap": data["overlap"],
@@ -608,3 +633,36 @@ class WebhookEndpointForm(forms.Form):
         choices=WebhookEvent.choices, widget=forms.CheckboxSelectMultiple
     )
     description = forms.CharField(max_length=120, required=False)
+
+
+# Experts on a project (matching) ---------------------------------------------------------
+
+
+class SeatsAddForm(forms.Form):
+    seats = forms.IntegerField(
+        label="More seats",
+        min_value=1,
+        max_value=MAX_SEATS_ADDED,
+        initial=5,
+        help_text=f"Between 1 and {MAX_SEATS_ADDED}. Matching fills them within minutes.",
+    )
+
+
+class DirectInviteForm(forms.Form):
+    expert_id = forms.UUIDField(
+        label="Expert id",
+        error_messages={"invalid": "Paste the expert's full id, e.g. from a table of experts."},
+        help_text="The expert's full id. They must still meet the project's requirements.",
+    )
+
+
+class ExclusionForm(forms.Form):
+    expert_id = forms.UUIDField(
+        label="Expert id",
+        error_messages={"invalid": "Paste the expert's full id, e.g. from a table of experts."},
+    )
+    reason = forms.CharField(
+        max_length=300,
+        required=False,
+        help_text="Optional; only your organisation sees it.",
+    )

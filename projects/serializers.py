@@ -10,13 +10,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
+from django_countries import countries
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
 from experts.models import Domain
-from experts.states import CredentialKind, Seniority
+from experts.states import CredentialKind, Proficiency, Seniority
 from projects.imports import import_progress_percent
 from projects.models import (
     GuidelineVersion,
@@ -144,6 +145,8 @@ class ProjectSerializer(serializers.ModelSerializer):
             "required_credential_kinds",
             "min_seniority",
             "languages",
+            "language_level",
+            "allowed_countries",
             "task_type",
             "task_settings",
             "overlap",
@@ -247,6 +250,18 @@ class ProjectCreateSerializer(StrictInputSerializer):
     )
     languages = serializers.ListField(
         child=serializers.ChoiceField(choices=settings.LANGUAGES), required=False
+    )
+    language_level = serializers.ChoiceField(
+        choices=Proficiency.choices,
+        required=False,
+        help_text="The level experts need in every language of `languages` (default C1).",
+    )
+    allowed_countries = serializers.ListField(
+        child=serializers.CharField(max_length=2),
+        required=False,
+        max_length=len(countries),
+        help_text="ISO 3166 alpha-2 codes of the countries experts must live in, e.g. "
+        '`["DE", "FR"]`. Empty: anywhere.',
     )
     task_type = serializers.ChoiceField(
         choices=TASK_TYPE_CHOICES, help_text="A key of `GET /api/v1/task-types/`."

@@ -1,6 +1,6 @@
 """Lab pages for projects, under /labs/<slug>/projects/."""
 
-from projects.views import imports, projects, tasks, webhooks
+from projects.views import imports, matching, projects, tasks, webhooks
 
 app_name = "projects"
 urlpatterns = [
@@ -8,4 +8,5 @@ urlpatterns = [
     *tasks.urlpatterns,
     *imports.urlpatterns,
     *webhooks.urlpatterns,
+    *matching.urlpatterns,
 ]

@@ -199,6 +199,7 @@ def experts_known_to_lab(*, organization: Organization) -> list[tuple[str, str]]
     """(pseudonym, expert id) of experts who held a seat on one of the lab's projects."""
     public_ids = (
         ProjectMember.objects.filter(project__organization=organization)
+        .order_by()
         .values_list("expert__expert_profile__public_id", flat=True)
         .distinct()
     )

@@ -9,9 +9,10 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django_countries import countries
 
 from experts.models import Domain
-from experts.states import CredentialKind, Seniority
+from experts.states import CredentialKind, Proficiency, Seniority
 from marketplace.errors import Conflict, InvalidInput
 from marketplace.models import User
 from marketplace.services import audit_record, notification_create
@@ -37,6 +38,8 @@ SETUP_FIELDS = frozenset(
         "required_credential_kinds",
         "min_seniority",
         "languages",
+        "language_level",
+        "allowed_countries",
         "task_type",
         "task_settings",
         "overlap",
@@ -109,6 +112,19 @@ def _clean(values: dict[str, Any], *, current: Project | None) -> dict[str, Any]
         if bad:
             raise InvalidInput(f"Unknown language code “{bad[0]}”.", field="languages")
         clean["languages"] = languages
+    if "language_level" in clean and clean["language_level"] not in Proficiency.values:
+        raise InvalidInput(
+            f"Unknown language level “{clean['language_level']}”.", field="language_level"
+        )
+    if "allowed_countries" in clean:
+        known = dict(countries)
+        allowed = list(
+            dict.fromkeys(str(code).upper() for code in clean["allowed_countries"] or [])
+        )
+        bad = [code for code in allowed if code not in known]
+        if bad:
+            raise InvalidInput(f"Unknown country code “{bad[0]}”.", field="allowed_countries")
+        clean["allowed_countries"] = allowed
     task_type_key = clean.get("task_type", current.task_type if current else None)
     if "task_type" in clean or "task_settings" in clean:
         task_type = task_type_for(str(task_type_key))
@@ -162,6 +178,8 @@ def project_create(
     required_credential_kinds: list[str] | None = None,
     min_seniority: str = "",
     languages: list[str] | None = None,
+    language_level: str = Proficiency.C1,
+    allowed_countries: list[str] | None = None,
     task_settings: dict[str, Any] | None = None,
     overlap: int = 3,
     seats: int = 10,
@@ -184,6 +202,8 @@ def project_create(
             "required_credential_kinds": required_credential_kinds or [],
             "min_seniority": min_seniority,
             "languages": languages or [],
+            "language_level": language_level,
+            "allowed_countries": allowed_countries or [],
             "task_type": task_type,
             "task_settings": task_settings or {},
             "overlap": overlap,
