@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from django.core.cache import cache
@@ -117,9 +118,8 @@ def notifications_create_bulk(notifications: list[Notification]) -> list[Notific
     created = Notification.objects.bulk_create(notifications, batch_size=2000)
     ids = [notification.pk for notification in created if notification.send_email]
     for start in range(0, len(ids), EMAIL_BATCH):
-        batch = ids[start : start + EMAIL_BATCH]
         transaction.on_commit(
-            lambda batch=batch: send_notification_emails.delay(batch), robust=True
+            partial(send_notification_emails.delay, ids[start : start + EMAIL_BATCH]), robust=True
         )
     return created
 

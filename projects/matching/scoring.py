@@ -114,4 +114,7 @@ def deadline_fit(
 
 def total(components: dict[str, np.ndarray]) -> np.ndarray:
     """The weighted sum: the fit score in [0, 1]."""
-    return sum(WEIGHTS[name] * np.asarray(value, dtype=float) for name, value in components.items())
+    score = np.zeros(len(next(iter(components.values()))))
+    for name, value in components.items():
+        score += WEIGHTS[name] * np.asarray(value, dtype=float)
+    return score

@@ -112,7 +112,7 @@ class SeatRow:
         return self.invitation.score
 
 
-def _verified_credentials() -> Prefetch:
+def _verified_credentials() -> Prefetch[str, QuerySet[Credential], str]:
     return Prefetch(
         "expert__credentials",
         queryset=Credential.objects.filter(status=CredentialStatus.VERIFIED)
@@ -156,7 +156,7 @@ def seat_rows(*, project: Project, status: str | None = None) -> list[SeatRow]:
                             credential.verified_at.date() if credential.verified_at else None
                         ),
                     )
-                    for credential in invitation.expert.verified_credentials
+                    for credential in invitation.expert.verified_credentials  # type: ignore[attr-defined]
                 ],
                 seniority_label=seniority[0].get_seniority_display() if seniority else "",
                 languages=", ".join(
@@ -181,9 +181,11 @@ def invitation_for_lab(*, actor: LabActor, public_id: Any) -> ProjectInvitation:
 
 
 def lab_exclusions(*, organization: Organization) -> QuerySet[LabExclusion]:
-    return organization.expert_exclusions.select_related(
-        "expert__expert_profile", "created_by"
-    ).order_by("-created_at")
+    return (
+        LabExclusion.objects.filter(organization=organization)
+        .select_related("expert__expert_profile", "created_by")
+        .order_by("-created_at")
+    )
 
 
 def exclusion_for_lab(*, actor: LabActor, exclusion_id: Any) -> LabExclusion:
