@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('experts', '0003_cooldown_at_least_a_day'),
+        ("experts", "0003_cooldown_at_least_a_day"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='expertprofile',
-            name='accepting_invitations',
+            model_name="expertprofile",
+            name="accepting_invitations",
             field=models.BooleanField(default=True),
         ),
         migrations.AddField(
-            model_name='expertprofile',
-            name='employer',
+            model_name="expertprofile",
+            name="employer",
             field=models.CharField(blank=True, max_length=160),
         ),
     ]

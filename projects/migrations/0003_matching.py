@@ -9,166 +9,426 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('experts', '0004_matching'),
-        ('marketplace', '0001_initial'),
-        ('projects', '0002_task_data_lz4'),
+        ("experts", "0004_matching"),
+        ("marketplace", "0001_initial"),
+        ("projects", "0002_task_data_lz4"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='MatchingLock',
+            name="MatchingLock",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=32, unique=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=32, unique=True)),
             ],
         ),
         migrations.AddField(
-            model_name='project',
-            name='allowed_countries',
+            model_name="project",
+            name="allowed_countries",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
-            model_name='project',
-            name='language_level',
-            field=models.CharField(choices=[('A1', 'A1 — beginner'), ('A2', 'A2 — elementary'), ('B1', 'B1 — intermediate'), ('B2', 'B2 — upper intermediate'), ('C1', 'C1 — advanced'), ('C2', 'C2 — proficient'), ('native', 'Native')], default='C1', max_length=8),
+            model_name="project",
+            name="language_level",
+            field=models.CharField(
+                choices=[
+                    ("A1", "A1 — beginner"),
+                    ("A2", "A2 — elementary"),
+                    ("B1", "B1 — intermediate"),
+                    ("B2", "B2 — upper intermediate"),
+                    ("C1", "C1 — advanced"),
+                    ("C2", "C2 — proficient"),
+                    ("native", "Native"),
+                ],
+                default="C1",
+                max_length=8,
+            ),
         ),
         migrations.CreateModel(
-            name='MatchingRun',
+            name="MatchingRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('trigger', models.CharField(choices=[('project_activated', 'A project went live'), ('seats_added', 'A project asked for more seats'), ('expert_vetted', 'An expert became vetted'), ('capacity_freed', 'An expert or a seat became free'), ('schedule', 'Schedule'), ('staff', 'Started by staff')], max_length=24)),
-                ('status', models.CharField(choices=[('running', 'Running'), ('finished', 'Finished'), ('failed', 'Failed')], default='running', max_length=12)),
-                ('started_at', models.DateTimeField()),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('invitations_expired', models.PositiveIntegerField(default=0)),
-                ('projects_considered', models.PositiveIntegerField(default=0)),
-                ('open_seats', models.PositiveIntegerField(default=0)),
-                ('experts_considered', models.PositiveIntegerField(default=0)),
-                ('candidate_pairs', models.PositiveBigIntegerField(default=0)),
-                ('invitations_created', models.PositiveIntegerField(default=0)),
-                ('objective', models.FloatField(default=0)),
-                ('total_fit', models.FloatField(default=0)),
-                ('read_seconds', models.FloatField(default=0)),
-                ('solve_seconds', models.FloatField(default=0)),
-                ('write_seconds', models.FloatField(default=0)),
-                ('total_seconds', models.FloatField(default=0)),
-                ('error', models.CharField(blank=True, max_length=300)),
-                ('started_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        db_index=True, default=django.utils.timezone.now, editable=False
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "trigger",
+                    models.CharField(
+                        choices=[
+                            ("project_activated", "A project went live"),
+                            ("seats_added", "A project asked for more seats"),
+                            ("expert_vetted", "An expert became vetted"),
+                            ("capacity_freed", "An expert or a seat became free"),
+                            ("schedule", "Schedule"),
+                            ("staff", "Started by staff"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("running", "Running"),
+                            ("finished", "Finished"),
+                            ("failed", "Failed"),
+                        ],
+                        default="running",
+                        max_length=12,
+                    ),
+                ),
+                ("started_at", models.DateTimeField()),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("invitations_expired", models.PositiveIntegerField(default=0)),
+                ("projects_considered", models.PositiveIntegerField(default=0)),
+                ("open_seats", models.PositiveIntegerField(default=0)),
+                ("experts_considered", models.PositiveIntegerField(default=0)),
+                ("candidate_pairs", models.PositiveBigIntegerField(default=0)),
+                ("invitations_created", models.PositiveIntegerField(default=0)),
+                ("objective", models.FloatField(default=0)),
+                ("total_fit", models.FloatField(default=0)),
+                ("read_seconds", models.FloatField(default=0)),
+                ("solve_seconds", models.FloatField(default=0)),
+                ("write_seconds", models.FloatField(default=0)),
+                ("total_seconds", models.FloatField(default=0)),
+                ("error", models.CharField(blank=True, max_length=300)),
+                (
+                    "started_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-started_at'],
+                "ordering": ["-started_at"],
             },
         ),
         migrations.CreateModel(
-            name='ProjectInvitation',
+            name="ProjectInvitation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('source', models.CharField(choices=[('matching', 'Matching run'), ('direct', 'Invited by the lab')], max_length=12)),
-                ('status', models.CharField(choices=[('pending', 'Waiting for an answer'), ('accepted', 'Accepted'), ('declined', 'Declined'), ('expired', 'Expired'), ('withdrawn', 'Withdrawn')], default='pending', max_length=12)),
-                ('score', models.FloatField()),
-                ('components', models.JSONField(default=dict)),
-                ('weekly_hours', models.PositiveSmallIntegerField()),
-                ('estimated_hours', models.PositiveIntegerField(default=0)),
-                ('expires_at', models.DateTimeField()),
-                ('responded_at', models.DateTimeField(blank=True, null=True)),
-                ('decline_reason', models.CharField(blank=True, choices=[('no_time', "I don't have the time right now"), ('not_my_expertise', 'It is outside my expertise'), ('rate_too_low', 'The pay is too low for the work'), ('not_interested', "The work doesn't interest me"), ('conflict', 'I have a conflict of interest'), ('other', 'Another reason')], max_length=20)),
-                ('decline_note', models.CharField(blank=True, max_length=500)),
-                ('expert', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='project_invitations', to=settings.AUTH_USER_MODEL)),
-                ('invited_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='invitations', to='projects.project')),
-                ('run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='invitations', to='projects.matchingrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        db_index=True, default=django.utils.timezone.now, editable=False
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("public_id", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("matching", "Matching run"), ("direct", "Invited by the lab")],
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Waiting for an answer"),
+                            ("accepted", "Accepted"),
+                            ("declined", "Declined"),
+                            ("expired", "Expired"),
+                            ("withdrawn", "Withdrawn"),
+                        ],
+                        default="pending",
+                        max_length=12,
+                    ),
+                ),
+                ("score", models.FloatField()),
+                ("components", models.JSONField(default=dict)),
+                ("weekly_hours", models.PositiveSmallIntegerField()),
+                ("estimated_hours", models.PositiveIntegerField(default=0)),
+                ("expires_at", models.DateTimeField()),
+                ("responded_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "decline_reason",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("no_time", "I don't have the time right now"),
+                            ("not_my_expertise", "It is outside my expertise"),
+                            ("rate_too_low", "The pay is too low for the work"),
+                            ("not_interested", "The work doesn't interest me"),
+                            ("conflict", "I have a conflict of interest"),
+                            ("other", "Another reason"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("decline_note", models.CharField(blank=True, max_length=500)),
+                (
+                    "expert",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="project_invitations",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "invited_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="invitations",
+                        to="projects.project",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="invitations",
+                        to="projects.matchingrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='ProjectMember',
+            name="ProjectMember",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('status', models.CharField(choices=[('active', 'Active'), ('paused', 'Paused'), ('removed', 'Removed')], default='active', max_length=12)),
-                ('status_reason', models.CharField(blank=True, max_length=300)),
-                ('expert', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='project_memberships', to=settings.AUTH_USER_MODEL)),
-                ('invitation', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='member', to='projects.projectinvitation')),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='members', to='projects.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        db_index=True, default=django.utils.timezone.now, editable=False
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("active", "Active"),
+                            ("paused", "Paused"),
+                            ("removed", "Removed"),
+                        ],
+                        default="active",
+                        max_length=12,
+                    ),
+                ),
+                ("status_reason", models.CharField(blank=True, max_length=300)),
+                (
+                    "expert",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="project_memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "invitation",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="member",
+                        to="projects.projectinvitation",
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="members",
+                        to="projects.project",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at'],
+                "ordering": ["created_at"],
             },
         ),
         migrations.CreateModel(
-            name='ExpertDomainRecord',
+            name="ExpertDomainRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('annotations', models.PositiveIntegerField(default=0)),
-                ('gold_scored', models.PositiveIntegerField(default=0)),
-                ('gold_score_sum', models.FloatField(default=0)),
-                ('quality_score', models.FloatField(blank=True, null=True)),
-                ('domain', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='expert_records', to='experts.domain')),
-                ('expert', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='domain_records', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        db_index=True, default=django.utils.timezone.now, editable=False
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("annotations", models.PositiveIntegerField(default=0)),
+                ("gold_scored", models.PositiveIntegerField(default=0)),
+                ("gold_score_sum", models.FloatField(default=0)),
+                ("quality_score", models.FloatField(blank=True, null=True)),
+                (
+                    "domain",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="expert_records",
+                        to="experts.domain",
+                    ),
+                ),
+                (
+                    "expert",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="domain_records",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('expert', 'domain'), name='expert_domain_record_once')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("expert", "domain"), name="expert_domain_record_once"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='LabExclusion',
+            name="LabExclusion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('reason', models.CharField(blank=True, max_length=300)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('expert', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lab_exclusions', to=settings.AUTH_USER_MODEL)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='expert_exclusions', to='marketplace.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        db_index=True, default=django.utils.timezone.now, editable=False
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("reason", models.CharField(blank=True, max_length=300)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "expert",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="lab_exclusions",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="expert_exclusions",
+                        to="marketplace.organization",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'constraints': [models.UniqueConstraint(fields=('organization', 'expert'), name='lab_exclusion_once')],
+                "ordering": ["-created_at"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("organization", "expert"), name="lab_exclusion_once"
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='matchingrun',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['running', 'finished', 'failed'])), name='matching_run_status_valid'),
+            model_name="matchingrun",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["running", "finished", "failed"])),
+                name="matching_run_status_valid",
+            ),
         ),
         migrations.AddIndex(
-            model_name='projectinvitation',
-            index=models.Index(fields=['expert', 'status'], name='projects_pr_expert__50d0c5_idx'),
+            model_name="projectinvitation",
+            index=models.Index(fields=["expert", "status"], name="projects_pr_expert__50d0c5_idx"),
         ),
         migrations.AddIndex(
-            model_name='projectinvitation',
-            index=models.Index(fields=['project', 'status'], name='projects_pr_project_ce99ba_idx'),
+            model_name="projectinvitation",
+            index=models.Index(fields=["project", "status"], name="projects_pr_project_ce99ba_idx"),
         ),
         migrations.AddIndex(
-            model_name='projectinvitation',
-            index=models.Index(fields=['status', 'expires_at'], name='projects_pr_status_f4f3bb_idx'),
+            model_name="projectinvitation",
+            index=models.Index(
+                fields=["status", "expires_at"], name="projects_pr_status_f4f3bb_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='projectinvitation',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['pending', 'accepted', 'declined', 'expired', 'withdrawn'])), name='project_invitation_status_valid'),
+            model_name="projectinvitation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("status__in", ["pending", "accepted", "declined", "expired", "withdrawn"])
+                ),
+                name="project_invitation_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='projectinvitation',
-            constraint=models.UniqueConstraint(condition=models.Q(('status__in', ['pending', 'accepted'])), fields=('project', 'expert'), name='project_invitation_one_open'),
+            model_name="projectinvitation",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status__in", ["pending", "accepted"])),
+                fields=("project", "expert"),
+                name="project_invitation_one_open",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='projectmember',
-            constraint=models.UniqueConstraint(fields=('project', 'expert'), name='project_member_once'),
+            model_name="projectmember",
+            constraint=models.UniqueConstraint(
+                fields=("project", "expert"), name="project_member_once"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='projectmember',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['active', 'paused', 'removed'])), name='project_member_status_valid'),
+            model_name="projectmember",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["active", "paused", "removed"])),
+                name="project_member_status_valid",
+            ),
         ),
     ]
