@@ -130,6 +130,15 @@ class ProfileForm(forms.Form):
             "LinkedIn, Google Scholar, ORCID, GitHub."
         ),
     )
+    employer = forms.CharField(
+        max_length=160,
+        required=False,
+        label="Current employer",
+        help_text="Private. Used only to keep you off your employer's projects.",
+    )
+    accepting_invitations = forms.BooleanField(
+        required=False, label="Send me new project invitations"
+    )
 
     def clean_links(self) -> list[str]:
         lines = [line.strip() for line in self.cleaned_data["links"].splitlines()]
@@ -157,12 +166,14 @@ class ProfileForm(forms.Form):
             "expected_hourly_rate_cents": None if rate is None else int(rate * 100),
             "years_of_experience": data["years_of_experience"],
             "links": data["links"],
+            "employer": data["employer"],
+            "accepting_invitations": data["accepting_invitations"],
         }
 
     @staticmethod
     def initial_for(profile: ExpertProfile | None) -> dict[str, Any]:
         if profile is None:
-            return {}
+            return {"accepting_invitations": True}
         cents = profile.expected_hourly_rate_cents
         return {
             "headline": profile.headline,
@@ -173,6 +184,8 @@ class ProfileForm(forms.Form):
             "hourly_rate": None if cents is None else (Decimal(cents) / 100).quantize(CENT),
             "years_of_experience": profile.years_of_experience,
             "links": "\n".join(profile.links or []),
+            "employer": profile.employer,
+            "accepting_invitations": profile.accepting_invitations,
         }
 
 

@@ -1,15 +1,176 @@
-"""What experts see of a project outside the workspace: its guidelines, to read and acknowledge."""
+"""What experts see of projects outside the workspace: invitations to seats, the projects they
+joined, and each project's guidelines, to read and acknowledge."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from marketplace.http import AuthenticatedHttpRequest
+from experts.views.profile import require_expert
+from marketplace.errors import DomainError
+from marketplace.http import AuthenticatedHttpRequest, report
 from projects import selectors, services
+from projects.matching import selectors as matching_selectors
+from projects.matching import services as matching_services
+from projects.matching.models import ProjectInvitation
+from projects.states import DeclineReason, InvitationStatus, ProjectStatus
+
+HISTORY_PER_PAGE = 25
+MEMBERSHIPS_PER_PAGE = 25
+
+
+class DeclineForm(forms.Form):
+    reason = forms.ChoiceField(
+        choices=[("", "Choose a reason"), *DeclineReason.choices], label="Why not?"
+    )
+    note = forms.CharField(
+        max_length=500,
+        required=False,
+        label="Anything the lab should know (optional)",
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+def _closed_reason(invitation: ProjectInvitation, now: Any) -> str:
+    """Why a pending invitation can no longer be answered; empty when it still can."""
+    if invitation.status != InvitationStatus.PENDING:
+        return ""
+    if invitation.expires_at <= now:
+        return "This invitation has expired: the seat goes back to the next matching run."
+    status = invitation.project.status
+    if status == ProjectStatus.PAUSED:
+        return "The lab has paused this project, so it takes no new experts for now."
+    if status != ProjectStatus.ACTIVE:
+        return "This project is no longer taking experts."
+    return ""
+
+
+def _refuse_closed(
+    request: AuthenticatedHttpRequest, invitation: ProjectInvitation
+) -> HttpResponse | None:
+    """Send the expert back to the offer with the reason when it can no longer be answered
+    (the page shows no buttons then; this covers a stale tab)."""
+    closed = _closed_reason(invitation, timezone.now())
+    if not closed:
+        return None
+    messages.error(request, closed)
+    return redirect("expert_invitation", invitation_id=invitation.public_id)
+
+
+@login_required
+@require_GET
+def invitation_list(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Invitations waiting for an answer (soonest to expire first), then the history."""
+    require_expert(request)
+    invitations = matching_selectors.invitations_for_expert(expert=request.user)
+    now = timezone.now()
+    pending = list(invitations.filter(status=InvitationStatus.PENDING).order_by("expires_at"))
+    history = Paginator(
+        invitations.exclude(status=InvitationStatus.PENDING).order_by("-created_at"),
+        HISTORY_PER_PAGE,
+    ).get_page(request.GET.get("page"))
+    context = {
+        "pending": [(invitation, _closed_reason(invitation, now)) for invitation in pending],
+        "page": history,
+        "now": now,
+    }
+    return render(request, "projects/expert_invitations.html", context)
+
+
+def _render_invitation(
+    request: AuthenticatedHttpRequest,
+    invitation: ProjectInvitation,
+    form: DeclineForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    closed = _closed_reason(invitation, timezone.now())
+    context = {
+        "invitation": invitation,
+        "offer": matching_selectors.invitation_offer(invitation=invitation),
+        "closed_reason": closed,
+        "can_respond": invitation.status == InvitationStatus.PENDING and not closed,
+        "form": form or DeclineForm(),
+    }
+    return render(request, "projects/expert_invitation.html", context, status=status)
+
+
+@login_required
+@require_GET
+def invitation_detail(request: AuthenticatedHttpRequest, invitation_id: Any) -> HttpResponse:
+    """The offer: the project, its pay and hours, never its tasks."""
+    require_expert(request)
+    invitation = matching_selectors.invitation_for_expert(
+        expert=request.user, public_id=invitation_id
+    )
+    return _render_invitation(request, invitation)
+
+
+@login_required
+@require_POST
+def invitation_accept(request: AuthenticatedHttpRequest, invitation_id: Any) -> HttpResponse:
+    require_expert(request)
+    invitation = matching_selectors.invitation_for_expert(
+        expert=request.user, public_id=invitation_id
+    )
+    refused = _refuse_closed(request, invitation)
+    if refused is not None:
+        return refused
+    try:
+        member = matching_services.invitation_accept(expert=request.user, invitation=invitation)
+    except DomainError as error:
+        report(request, error)
+        return redirect("expert_invitation", invitation_id=invitation.public_id)
+    messages.success(
+        request,
+        f"Welcome to {invitation.project.title}. Read the guidelines before your first task.",
+    )
+    return redirect("project_guidelines", project_id=member.project.public_id)
+
+
+@login_required
+@require_POST
+def invitation_decline(request: AuthenticatedHttpRequest, invitation_id: Any) -> HttpResponse:
+    require_expert(request)
+    invitation = matching_selectors.invitation_for_expert(
+        expert=request.user, public_id=invitation_id
+    )
+    refused = _refuse_closed(request, invitation)
+    if refused is not None:
+        return refused
+    form = DeclineForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Nothing was sent. Choose a reason to decline.")
+        return _render_invitation(request, invitation, form=form, status=400)
+    try:
+        matching_services.invitation_decline(
+            expert=request.user,
+            invitation=invitation,
+            reason=form.cleaned_data["reason"],
+            note=form.cleaned_data["note"],
+        )
+    except DomainError as error:
+        report(request, error)
+        return redirect("expert_invitation", invitation_id=invitation.public_id)
+    messages.success(request, f"You declined the invitation to {invitation.project.title}.")
+    return redirect("expert_invitations")
+
+
+@login_required
+@require_GET
+def project_list(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """The projects the expert accepted a seat on."""
+    require_expert(request)
+    memberships = matching_selectors.memberships_of_expert(expert=request.user)
+    page = Paginator(memberships, MEMBERSHIPS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "projects/expert_projects.html", {"page": page})
 
 
 @login_required

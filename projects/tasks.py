@@ -33,11 +33,13 @@ def requeue_webhook_deliveries() -> int:
 
 
 @shared_task(soft_time_limit=300, time_limit=330)
-def run_matching(trigger: str = "schedule") -> int:
+def run_matching(trigger: str = "schedule", started_by_id: int | None = None) -> int:
     """One global matching run (serialised with any other); returns invitations made."""
+    from marketplace.models import User
     from projects.matching.services import matching_run
 
-    return matching_run(trigger=trigger).invitations_created
+    started_by = User.objects.filter(pk=started_by_id).first() if started_by_id else None
+    return matching_run(trigger=trigger, started_by=started_by).invitations_created
 
 
 @shared_task(soft_time_limit=60, time_limit=90)

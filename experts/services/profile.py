@@ -25,6 +25,8 @@ PROFILE_FIELDS = (
     "expected_hourly_rate_cents",
     "years_of_experience",
     "links",
+    "employer",
+    "accepting_invitations",
 )
 MAX_LINKS = 5
 LANGUAGE_CODES = {code for code, _ in settings.LANGUAGES}
@@ -80,6 +82,7 @@ def profile_update(
             if field in data:
                 setattr(profile, field, data[field])
         profile.headline = " ".join(str(profile.headline or "").split())[:140]
+        profile.employer = " ".join(str(profile.employer or "").split())[:160]
         profile.links = links
         profile.save()
         profile.languages.all().delete()

@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import path
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from experts import selectors
@@ -14,6 +15,8 @@ from experts.states import CredentialStatus
 from experts.views.profile import require_expert
 from marketplace import selectors as core_selectors
 from marketplace.http import AuthenticatedHttpRequest
+from projects.matching import selectors as matching_selectors
+from projects.states import InvitationStatus, ProjectStatus
 
 LATEST_NOTIFICATIONS = 5
 
@@ -39,6 +42,13 @@ def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
         "needs_attention": counts.get(CredentialStatus.NEEDS_INFO, 0)
         + counts.get(CredentialStatus.REJECTED, 0),
         "qualifications": list(selectors.qualifications_of_expert(expert=user)),
+        "open_invitations": matching_selectors.invitations_for_expert(expert=user)
+        .filter(
+            status=InvitationStatus.PENDING,
+            expires_at__gt=timezone.now(),
+            project__status=ProjectStatus.ACTIVE,
+        )
+        .count(),
         "notifications": list(
             core_selectors.notifications_for_user(user=user)[:LATEST_NOTIFICATIONS]
         ),

@@ -62,7 +62,7 @@ def _rounded(components: dict[str, float]) -> dict[str, float]:
 # Runs --------------------------------------------------------------------------------------
 
 
-def matching_run_request(*, trigger: str) -> None:
+def matching_run_request(*, trigger: str, started_by: User | None = None) -> None:
     """Queue a global run once the current transaction commits. Requests made while one is
     already queued join it (the queued run will see their changes)."""
     from projects.tasks import run_matching
@@ -72,7 +72,7 @@ def matching_run_request(*, trigger: str) -> None:
 
     def queue() -> None:
         if cache.add(RUN_QUEUED_KEY, trigger, timeout=600):
-            run_matching.delay(trigger=trigger)
+            run_matching.delay(trigger=trigger, started_by_id=started_by.pk if started_by else None)
 
     transaction.on_commit(queue, robust=True)
 
@@ -125,7 +125,7 @@ def matching_run(*, trigger: str, started_by: User | None = None) -> MatchingRun
     """
     if trigger not in RunTrigger.values:
         raise InvalidInput(f"Unknown matching trigger “{trigger}”.", field="trigger")
-    if trigger == RunTrigger.STAFF and (started_by is None or not started_by.is_staff):
+    if started_by is not None and not started_by.is_staff:
         raise NotFound()
     cache.delete(RUN_QUEUED_KEY)
     lock, _ = MatchingLock.objects.get_or_create(name="global")

@@ -260,8 +260,8 @@ def test_the_dashboard_shows_vetting_progress_with_bounded_queries(
 
     # session, user, MFA check, onboarding (profile, its languages, domains and their fields,
     # credentials, passed tests), credential counts, vetted domains, qualification results,
-    # notifications, unread count
-    with django_assert_num_queries(15):
+    # open invitations, notifications, unread count
+    with django_assert_num_queries(16):
         page = client.get(url).content.decode()
 
     assert "Welcome, Elena Rivera" in page

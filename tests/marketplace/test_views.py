@@ -82,8 +82,9 @@ def test_expert_dashboard_shows_onboarding(client, django_assert_num_queries):
     client.get(reverse("experts:dashboard"))
 
     # session, user, MFA check, onboarding (profile, credentials, passed tests), credential
-    # counts, vetted domains, qualification results, notifications, unread count
-    with django_assert_num_queries(11):
+    # counts, vetted domains, qualification results, open invitations, notifications, unread
+    # count
+    with django_assert_num_queries(12):
         page = client.get(reverse("experts:dashboard")).content.decode()
 
     assert "Welcome, Elena Rivera" in page
