@@ -78,6 +78,7 @@ def profile_update(
     with transaction.atomic():
         profile = profile_get_or_create(expert=expert)
         profile = ExpertProfile.objects.select_for_update().get(pk=profile.pk)
+        before = (profile.weekly_availability_hours or 0, profile.accepting_invitations)
         for field in PROFILE_FIELDS:
             if field in data:
                 setattr(profile, field, data[field])
@@ -104,4 +105,9 @@ def profile_update(
                 "domains": [domain.slug for domain, _ in domains],
             },
         )
+        if (profile.weekly_availability_hours or 0, profile.accepting_invitations) > before:
+            # More hours, or invitations back on: the expert may fill open seats.
+            from projects.matching.services import matching_run_request
+
+            matching_run_request(trigger="capacity_freed")
     return profile
