@@ -17,10 +17,15 @@ is written with COPY and is not timed. Then, in order:
    commit), and whether the targets are met (whole run under 30 s, solver under 5 s).
 2. The same run again at once: it must create (almost) no invitation.
 3. The solver alone on the first run's input (the invitations are deleted in a transaction
-   that is rolled back): ``load_pool`` once, then ``solve`` timed against ``greedy``.
-4. Smaller instances (60 projects of the most demanded domains, 3,000 and 400 of their
+   that is rolled back): ``load_pool`` once, then ``solve`` timed against ``greedy`` on the
+   run's problem (each project's best MATCHING_CANDIDATES_PER_SEAT × open seats candidates).
+4. The same on every eligible pair, no cut: the optimum of the full instance, and how far
+   the first run's objective is from it (``--skip-uncut`` skips it: ~40 s, ~2 GB).
+5. Smaller instances (60 projects of the most demanded domains, 3,000 and 400 of their
    candidates, every candidate kept) solved by ``solve`` and by ``exact_milp`` (HiGHS
-   branch-and-bound, a different method): both objectives and the gap.
+   branch-and-bound, a different method): both objectives and the gap, beside greedy.
+
+Each run also lists its SQL time and the statements that took longest, by table.
 
 The e-mails of the invitations are queued, not sent (Celery is not eager here and the mail
 backend is the dummy one), as a worker would send them outside the run.
@@ -35,6 +40,7 @@ import json
 import math
 import os
 import random
+import re
 import sys
 import tempfile
 import time
@@ -210,6 +216,11 @@ def parse_args() -> argparse.Namespace:
         "--small-experts",
         default="3000,400",
         help="comma-separated expert counts of the instances solved exactly",
+    )
+    parser.add_argument(
+        "--skip-uncut",
+        action="store_true",
+        help="skip solving every eligible pair without the cut (about 40 s and 2 GB at full size)",
     )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the bench_matching database")
@@ -673,15 +684,50 @@ def met(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
-def timed_run(staff: Any) -> tuple[Any, float]:
+class QueryTimes:
+    """An execute wrapper that times every SQL statement, to say where a run's time goes."""
+
+    def __init__(self) -> None:
+        self.times: list[tuple[float, str]] = []
+
+    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.times.append((time.perf_counter() - start, sql))
+
+    def report(self, top: int = 4) -> None:
+        """The total SQL time and the statements that took longest, grouped by kind and
+        table (a bulk insert's batches count as one)."""
+        groups: dict[str, list[float]] = {}
+        for seconds, sql in self.times:
+            match = re.search(r'\b(?:FROM|INTO|UPDATE)\s+"?(\w+)"?', sql)
+            kind = sql.split(None, 1)[0].upper() if sql.strip() else "?"
+            joins = sql.count(" JOIN ")
+            what = f"{kind} {match.group(1) if match else ''}"
+            if kind == "SELECT":
+                what += f" ({joins} joins{', COUNT' if 'COUNT(' in sql else ''})"
+            groups.setdefault(what, []).append(seconds)
+        total = sum(seconds for seconds, _ in self.times)
+        line("SQL s (database time)", total, f"{len(self.times)} statements")
+        ranked = sorted(groups.items(), key=lambda item: -sum(item[1]))
+        for what, times in ranked[:top]:
+            calls = f" ×{len(times)}" if len(times) > 1 else ""
+            print(f"      {sum(times):7.2f} s  {what}{calls}")
+
+
+def timed_run(staff: Any) -> tuple[Any, float, QueryTimes]:
     from projects.matching.services import matching_run
 
+    queries = QueryTimes()
     start = time.perf_counter()
-    run = matching_run(trigger="staff", started_by=staff)
-    return run, time.perf_counter() - start
+    with connection.execute_wrapper(queries):
+        run = matching_run(trigger="staff", started_by=staff)
+    return run, time.perf_counter() - start, queries
 
 
-def print_run(run: Any, wall: float) -> None:
+def print_run(run: Any, wall: float, queries: QueryTimes) -> None:
     line("projects considered", run.projects_considered)
     line("open seats", run.open_seats)
     line("experts considered", run.experts_considered)
@@ -694,6 +740,21 @@ def print_run(run: Any, wall: float) -> None:
     line("write s", run.write_seconds)
     line("total s (recorded by the run)", run.total_seconds)
     line("wall s (the call, with commit)", wall)
+    queries.report()
+
+
+def duplicate_open_invitations() -> int:
+    from django.db.models import Count
+
+    from projects.matching.models import ProjectInvitation
+
+    return (
+        ProjectInvitation.objects.filter(status__in=["pending", "accepted"])
+        .values("project_id", "expert_id")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
+        .count()
+    )
 
 
 def fairness(problem: Any, chosen: np.ndarray) -> str:
@@ -743,18 +804,20 @@ def cut(problem: Any, per_seat: int) -> Any:
     )
 
 
-def solver_alone(args: argparse.Namespace, rng: random.Random) -> None:
+def solver_alone(args: argparse.Namespace, rng: random.Random, run_objective: float) -> None:
     """On the input of the first run: the solver timed alone, greedy, and exact checks."""
     from projects.matching.candidates import load_pool
     from projects.matching.models import ProjectInvitation
-    from projects.matching.solver import exact_milp, greedy, solve
+    from projects.matching.solver import greedy, solve
 
     per_seat = settings.MATCHING_CANDIDATES_PER_SEAT
     with transaction.atomic():
         # Give the seats back, as before the first run; rolled back below.
         ProjectInvitation.objects.all()._raw_delete(connection.alias)
+        queries = QueryTimes()
         start = time.perf_counter()
-        pool = load_pool()
+        with connection.execute_wrapper(queries):
+            pool = load_pool()
         read = time.perf_counter() - start
         start = time.perf_counter()
         problem = pool.problem(per_seat=per_seat)
@@ -765,19 +828,17 @@ def solver_alone(args: argparse.Namespace, rng: random.Random) -> None:
         start = time.perf_counter()
         baseline = greedy(problem)
         greedy_seconds = time.perf_counter() - start
-        eligible = sum(len(candidates.experts) for candidates in pool.candidates)
 
         print(f"\nSolver alone, on the first run's input (cut: {per_seat} candidates a seat)")
-        line("eligible (project, expert) pairs", eligible)
         line("candidate pairs after the cut", len(problem.pair_fit))
         line("open seats", int(problem.seats.sum()))
         line("load_pool s", read)
+        queries.report(top=3)
         line("problem build s", build)
-        line(
-            "solve s",
-            solve_seconds,
-            f"target < {TARGET_SOLVE_SECONDS:.0f} s: {met(solve_seconds < TARGET_SOLVE_SECONDS)}",
+        solve_note = (
+            f"target < {TARGET_SOLVE_SECONDS:.0f} s: {met(solve_seconds < TARGET_SOLVE_SECONDS)}"
         )
+        line("solve s", solve_seconds, solve_note)
         line("greedy s", greedy_seconds)
         line("objective, min-cost flow", ours.objective, f"{len(ours.chosen):,} seats filled")
         line(
@@ -790,51 +851,83 @@ def solver_alone(args: argparse.Namespace, rng: random.Random) -> None:
         line("total fit, greedy", baseline.total_fit)
         print(f"  spread, min-cost flow: {fairness(problem, ours.chosen)}")
         print(f"  spread, greedy:        {fairness(problem, baseline.chosen)}")
+        del problem
 
-        # Smaller instances: the projects of the most demanded domains, every candidate kept.
-        demand: dict[int, int] = {}
-        for open_project in pool.projects:
-            demand[open_project.project.domain_id] = (
-                demand.get(open_project.project.domain_id, 0) + 1
-            )
-        ranked = sorted(pool.projects, key=lambda p: (-demand[p.project.domain_id], p.project.pk))
-        small_ids = [open_project.project.pk for open_project in ranked[: args.small_projects]]
-        small_pool = load_pool(project_ids=small_ids)
-        whole = small_pool.problem()
-        candidates = np.unique(whole.pair_expert)
-        for size in [int(value) for value in args.small_experts.split(",") if value]:
-            subset = np.sort(
-                np.array(rng.sample(sorted(candidates.tolist()), min(size, len(candidates))))
-            )
-            small = sub_problem(whole, subset)
-            ours = solve(small)
-            start = time.perf_counter()
-            exact = exact_milp(small)
-            exact_seconds = time.perf_counter() - start
-            baseline = greedy(small)
-            with_cut = solve(cut(small, per_seat))
-            print(
-                f"\nSmaller instance: {len(small_ids)} projects × {len(subset):,} experts, "
-                f"{len(small.pair_fit):,} pairs, {int(small.seats.sum()):,} seats"
-            )
-            line("objective, min-cost flow", ours.objective, f"{len(ours.chosen):,} seats")
-            line(
-                "objective, exact (HiGHS MILP)",
-                exact.objective,
-                f"{len(exact.chosen):,} seats, {exact_seconds:.1f} s",
-            )
-            line("gap to exact %", gap_percent(exact.objective, ours.objective), "target 0%")
-            line(
-                "objective, greedy per project",
-                baseline.objective,
-                f"gap {gap_percent(exact.objective, baseline.objective):.2f}%",
-            )
-            line(
-                "objective, with the run's cut",
-                with_cut.objective,
-                f"gap {gap_percent(exact.objective, with_cut.objective):.2f}%",
-            )
+        if not args.skip_uncut:
+            uncut_comparison(pool, run_objective)
+        small_instances(args, rng, pool, per_seat)
         transaction.set_rollback(True)
+
+
+def uncut_comparison(pool: Any, run_objective: float) -> None:
+    """The same solver and greedy on every eligible pair: what the per-seat cut costs."""
+    from projects.matching.solver import greedy, solve
+
+    problem = pool.problem()
+    start = time.perf_counter()
+    optimum = solve(problem)
+    solve_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    baseline = greedy(problem)
+    greedy_seconds = time.perf_counter() - start
+    print("\nEvery eligible pair, no cut (the optimum of the full instance)")
+    line("eligible (project, expert) pairs", len(problem.pair_fit))
+    line("solve s", solve_seconds)
+    line("objective, min-cost flow", optimum.objective, f"{len(optimum.chosen):,} seats filled")
+    line(
+        "objective, greedy per project",
+        baseline.objective,
+        f"{len(baseline.chosen):,} seats filled, {greedy_seconds:.1f} s",
+    )
+    line("first run's gap to this optimum %", gap_percent(optimum.objective, run_objective))
+    line("greedy's gap to this optimum %", gap_percent(optimum.objective, baseline.objective))
+
+
+def small_instances(args: argparse.Namespace, rng: random.Random, pool: Any, per_seat: int) -> None:
+    """Projects of the most demanded domains and a sample of their candidates, every
+    candidate kept: min-cost flow against HiGHS branch-and-bound (and greedy, and the cut)."""
+    from projects.matching.candidates import load_pool
+    from projects.matching.solver import exact_milp, greedy, solve
+
+    demand: dict[int, int] = {}
+    for open_project in pool.projects:
+        domain_id = open_project.project.domain_id
+        demand[domain_id] = demand.get(domain_id, 0) + 1
+    ranked = sorted(pool.projects, key=lambda p: (-demand[p.project.domain_id], p.project.pk))
+    small_ids = [open_project.project.pk for open_project in ranked[: args.small_projects]]
+    whole = load_pool(project_ids=small_ids).problem()
+    candidates = sorted(np.unique(whole.pair_expert).tolist())
+    for size in [int(value) for value in args.small_experts.split(",") if value]:
+        subset = np.sort(np.array(rng.sample(candidates, min(size, len(candidates)))))
+        small = sub_problem(whole, subset)
+        ours = solve(small)
+        start = time.perf_counter()
+        exact = exact_milp(small)
+        exact_seconds = time.perf_counter() - start
+        baseline = greedy(small)
+        with_cut = solve(cut(small, per_seat))
+        print(
+            f"\nSmaller instance: {len(small_ids)} projects × {len(subset):,} experts, "
+            f"{len(small.pair_fit):,} pairs, {int(small.seats.sum()):,} seats, no cut"
+        )
+        line("objective, min-cost flow", ours.objective, f"{len(ours.chosen):,} seats")
+        line(
+            "objective, exact (HiGHS MILP)",
+            exact.objective,
+            f"{len(exact.chosen):,} seats, {exact_seconds:.1f} s",
+        )
+        gap = gap_percent(exact.objective, ours.objective)
+        line("gap to exact %", gap, f"target 0%: {met(abs(gap) < 1e-4)}")
+        line(
+            "objective, greedy per project",
+            baseline.objective,
+            f"gap {gap_percent(exact.objective, baseline.objective):.2f}%",
+        )
+        line(
+            "objective, min-cost flow on the cut",
+            with_cut.objective,
+            f"gap {gap_percent(exact.objective, with_cut.objective):.2f}%",
+        )
 
 
 def main() -> None:
@@ -874,9 +967,9 @@ def main() -> None:
         line("open seats", projects["seats"])
         line("tasks", projects["tasks"])
 
-        run, wall = timed_run(staff)
+        run, wall, queries = timed_run(staff)
         print("\nFirst run: matching_run(trigger='staff')")
-        print_run(run, wall)
+        print_run(run, wall, queries)
         whole_ok = run.total_seconds < TARGET_RUN_SECONDS and wall < TARGET_RUN_SECONDS
         solve_ok = run.solve_seconds < TARGET_SOLVE_SECONDS
         print(
@@ -884,11 +977,13 @@ def main() -> None:
             f"solver < {TARGET_SOLVE_SECONDS:.0f} s: {met(solve_ok)}"
         )
 
-        again, wall = timed_run(staff)
-        print("\nSecond run at once (idempotent: no seat is offered twice)")
-        print_run(again, wall)
+        again, wall, queries = timed_run(staff)
+        print("\nSecond run at once (nothing changed: it should offer nothing new)")
+        print_run(again, wall, queries)
+        line("duplicate open invitations", duplicate_open_invitations())
+        print(f"  re-run creates no invitation: {met(again.invitations_created == 0)}")
 
-        solver_alone(args, rng)
+        solver_alone(args, rng, float(run.objective))
     finally:
         if args.keep:
             print(f"\nkept the database {DATABASE}")
