@@ -49,7 +49,7 @@ def run_request(request: AuthenticatedHttpRequest) -> HttpResponse:
 @staff_only
 @require_GET
 def run_detail(request: AuthenticatedHttpRequest, run_id: int) -> HttpResponse:
-    """One run and the invitations it made, best fit first."""
+    """One run and the invitations it made, by project, best fit first."""
     run = matching_selectors.matching_run_for_staff(staff=request.user, run_id=run_id)
     # The page names each project's organisation too.
     invitations = matching_selectors.run_invitations(run=run).select_related(

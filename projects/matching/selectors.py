@@ -306,7 +306,9 @@ def matching_run_for_staff(*, staff: User, run_id: Any) -> MatchingRun:
 
 
 def run_invitations(*, run: MatchingRun) -> QuerySet[ProjectInvitation]:
-    return run.invitations.select_related("project", "expert").order_by("project_id", "-score")
+    return run.invitations.select_related("project__organization", "expert").order_by(
+        "project_id", "-score"
+    )
 
 
 def project_for_staff(*, staff: User, project_id: Any) -> Project:

@@ -182,6 +182,7 @@ def test_run_matching_now_queues_a_run(
     assert response.url == RUNS
     run = MatchingRun.objects.get()
     assert run.trigger == RunTrigger.STAFF
+    assert run.started_by == staff
     assert run.status == RunStatus.FINISHED
     assert run.invitations_created == 1
     invitation = ProjectInvitation.objects.get()
