@@ -110,18 +110,23 @@ def notification_create(
 def notifications_create_bulk(notifications: list[Notification]) -> list[Notification]:
     """Create many unsaved notifications at once; their e-mails go out in batches after the
     transaction commits (a matching run notifies thousands of experts)."""
-    from marketplace.tasks import send_notification_emails
-
     for notification in notifications:
         _require_local_link(notification.link)
         notification.text = notification.text[:500]
     created = Notification.objects.bulk_create(notifications, batch_size=2000)
-    ids = [notification.pk for notification in created if notification.send_email]
-    for start in range(0, len(ids), EMAIL_BATCH):
-        transaction.on_commit(
-            partial(send_notification_emails.delay, ids[start : start + EMAIL_BATCH]), robust=True
-        )
+    notifications_email_queue([n.pk for n in created if n.send_email])
     return created
+
+
+def notifications_email_queue(notification_ids: list[int]) -> None:
+    """Send the e-mails of these notifications in batches once the transaction commits."""
+    from marketplace.tasks import send_notification_emails
+
+    for start in range(0, len(notification_ids), EMAIL_BATCH):
+        transaction.on_commit(
+            partial(send_notification_emails.delay, notification_ids[start : start + EMAIL_BATCH]),
+            robust=True,
+        )
 
 
 def notification_mark_read(*, user: User, notification: Notification) -> Notification:

@@ -1,10 +1,12 @@
 """Read every open project and its eligible experts in a few queries, and score the pairs.
 
 The global run cannot afford a query per project, so this module reads the facts the rules
-and the score need (one query per kind of fact, whatever the number of projects), then
-applies the eligibility rules of ``eligibility.RULES`` and the components of ``scoring`` to
-numpy arrays, project by project. ``tests/projects/test_matching_engine.py`` checks that it
-agrees with the database filters of ``eligibility`` rule by rule.
+and the score need (one query per kind of fact, whatever the number of projects or experts),
+turns them into numpy arrays over the experts, then applies the eligibility rules of
+``eligibility.RULES`` and the components of ``scoring`` project by project. What depends only
+on the domain (qualification, track record, seniority) is computed once per domain.
+``tests/projects/test_matching_engine.py`` checks that this agrees with the database filters
+of ``eligibility``, rule by rule.
 """
 
 from __future__ import annotations
@@ -12,14 +14,16 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
-from django.db.models import Count, OuterRef, Q
+from django.db.models import Count, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from experts.models import (
     Credential,
+    Domain,
     DomainQualification,
     ExpertDomain,
     ExpertLanguage,
@@ -43,14 +47,20 @@ from projects.matching.models import (
     ProjectInvitation,
     ProjectMember,
 )
-from projects.models import Project
+from projects.models import Project, Task
 from projects.selectors import expected_annotations
 from projects.states import SEAT_HOLDING_INVITATION_STATES, InvitationStatus, MemberStatus
 from projects.task_types import task_type_for
 
+if TYPE_CHECKING:
+    from projects.matching.solver import Problem
+
 RULE_NAMES = [rule.name for rule in RULES]
 LEVEL_VALUES = np.array([scoring.LANGUAGE_VALUE[level] for level in PROFICIENCY_ORDER] + [0.0])
 SENIORITY_VALUES = np.array([scoring.SENIORITY_VALUE[level] for level in SENIORITY_ORDER] + [0.0])
+PROFICIENCY_INDEX = {level: i for i, level in enumerate(PROFICIENCY_ORDER)}
+SENIORITY_INDEX = {level: i for i, level in enumerate(SENIORITY_ORDER)}
+EMPTY = np.zeros(0, dtype=np.int64)
 
 
 @dataclass
@@ -85,83 +95,105 @@ class Pool:
     projects: list[OpenProject]
     candidates: list[ProjectCandidates]
 
-    def problem(self, per_seat: int | None = None):  # -> solver.Problem
-        """The solver's input: every project's best ``per_seat`` × open seats candidates
-        (all of them when ``per_seat`` is None)."""
+    def problem(self, per_seat: int | None = None, lists_per_seat: int = 4) -> Problem:
+        """The solver's input. With ``per_seat``, each project keeps about ``per_seat`` ×
+        open seats of its best candidates, and an expert appears on at most
+        ``lists_per_seat`` × capacity lists: projects with the fewest candidates per seat
+        choose first. (Without the second limit, every project of a domain keeps the same
+        top experts, who cannot take all those seats, and seats stay empty; with it the
+        cut stays within a fraction of a percent of the uncut optimum in
+        benchmarks/matching.py.) Without ``per_seat``, every candidate is kept.
+        """
         from projects.matching.solver import Problem
 
-        pair_project, pair_expert, pair_fit, seats = [], [], [], []
-        for position, (open_project, candidates) in enumerate(
-            zip(self.projects, self.candidates, strict=True)
-        ):
-            keep = len(candidates.experts)
-            if per_seat is not None:
-                open_seats = open_project.open_seats
-                keep = min(keep, max(per_seat * open_seats, open_seats + 5))
-            pair_project.append(np.full(keep, position, dtype=np.int64))
-            pair_expert.append(candidates.experts[:keep])
-            pair_fit.append(candidates.fit[:keep])
-            seats.append(open_project.open_seats)
-        empty = np.zeros(0, dtype=np.int64)
+        seats = np.array([p.open_seats for p in self.projects], dtype=np.int64)
+        kept: list[np.ndarray] = []
+        if per_seat is None:
+            kept = [np.arange(len(c.experts)) for c in self.candidates]
+        else:
+            room = (lists_per_seat * self.capacity).astype(np.int64)
+            sizes = np.array([len(c.experts) for c in self.candidates], dtype=float)
+            order = np.argsort(sizes / np.maximum(seats, 1), kind="stable")
+            kept = [EMPTY] * len(self.candidates)
+            for position in order:
+                experts = self.candidates[position].experts
+                need = max(per_seat * int(seats[position]), int(seats[position]) + 5)
+                chosen = np.flatnonzero(room[experts] > 0)[:need]
+                room[experts[chosen]] -= 1
+                kept[position] = chosen
+        pair_project = np.concatenate(
+            [np.full(len(k), i, dtype=np.int64) for i, k in enumerate(kept)] or [EMPTY]
+        )
         return Problem(
-            pair_project=np.concatenate(pair_project) if pair_project else empty,
-            pair_expert=np.concatenate(pair_expert).astype(np.int64) if pair_expert else empty,
-            pair_fit=np.concatenate(pair_fit) if pair_fit else np.zeros(0),
-            seats=np.array(seats, dtype=np.int64),
+            pair_project=pair_project,
+            pair_expert=np.concatenate(
+                [c.experts[k] for c, k in zip(self.candidates, kept, strict=True)] or [EMPTY]
+            ).astype(np.int64),
+            pair_fit=np.concatenate(
+                [c.fit[k] for c, k in zip(self.candidates, kept, strict=True)] or [np.zeros(0)]
+            ),
+            seats=seats,
             capacity=self.capacity,
             held=self.held,
+            pair_index=np.concatenate(kept or [EMPTY]).astype(np.int64),
         )
 
 
 def _utc_offsets(names: list[str], now: dt.datetime) -> np.ndarray:
     """Hours east of UTC for each time zone name (0 for unknown or empty)."""
     cache: dict[str, float] = {}
-    offsets = np.zeros(len(names))
-    for i, name in enumerate(names):
-        if name not in cache:
-            try:
-                delta = now.astimezone(ZoneInfo(name)).utcoffset() if name else None
-            except (ZoneInfoNotFoundError, ValueError):
-                delta = None
-            cache[name] = delta.total_seconds() / 3600 if delta is not None else 0.0
-        offsets[i] = cache[name]
-    return offsets
+    for name in set(names):
+        try:
+            delta = now.astimezone(ZoneInfo(name)).utcoffset() if name else None
+        except (ZoneInfoNotFoundError, ValueError):
+            delta = None
+        cache[name] = delta.total_seconds() / 3600 if delta is not None else 0.0
+    return np.array([cache[name] for name in names], dtype=float)
 
 
 def _open_projects(project_ids: list[int] | None, *, only_open: bool) -> list[OpenProject]:
     projects = (
         Project.objects.select_related("domain", "organization")
         .prefetch_related("specialties")
-        .annotate(
-            seats_held=Count(
-                "invitations",
-                filter=Q(invitations__status__in=SEAT_HOLDING_INVITATION_STATES)
-                & ~Q(invitations__member__status=MemberStatus.REMOVED),
-                distinct=True,
-            ),
-            regular_tasks=Count("tasks", filter=Q(tasks__is_gold=False), distinct=True),
-        )
         .order_by("pk")
     )
     if project_ids is not None:
         projects = projects.filter(pk__in=project_ids)
     else:
         projects = projects.filter(status__in=MATCHABLE_PROJECT_STATES)
+    rows = list(projects)
+    ids = [project.pk for project in rows]
+    # Two grouped counts rather than joins on the project query (invitations × tasks).
+    held = dict(
+        ProjectInvitation.objects.filter(
+            project_id__in=ids, status__in=SEAT_HOLDING_INVITATION_STATES
+        )
+        .exclude(member__status=MemberStatus.REMOVED)
+        .order_by()
+        .values("project_id")
+        .annotate(n=Count("pk"))
+        .values_list("project_id", "n")
+    )
+    regular = dict(
+        Task.objects.filter(project_id__in=ids, is_gold=False)
+        .order_by()
+        .values("project_id")
+        .annotate(n=Count("pk"))
+        .values_list("project_id", "n")
+    )
     children: dict[int, list[int]] = defaultdict(list)
-    from experts.models import Domain
-
     for pk, parent_id in Domain.objects.filter(parent__isnull=False).values_list("pk", "parent_id"):
         children[parent_id].append(pk)
     result = []
-    for project in projects:
-        open_seats = max(0, project.seats - project.seats_held)
+    for project in rows:
+        open_seats = max(0, project.seats - held.get(project.pk, 0))
         if only_open and not open_seats:
             continue
         domain = project.domain
         related = [domain.pk, *([domain.parent_id] if domain.parent_id else [])]
         related += children.get(domain.pk, [])
         minutes = task_type_for(project.task_type).typical_minutes
-        annotations = expected_annotations(project=project, task_count=project.regular_tasks)
+        annotations = expected_annotations(project=project, task_count=regular.get(project.pk, 0))
         deadline_end = None
         if project.deadline is not None:
             deadline_end = dt.datetime.combine(project.deadline, dt.time(23, 59, 59), tzinfo=dt.UTC)
@@ -179,6 +211,25 @@ def _open_projects(project_ids: list[int] | None, *, only_open: bool) -> list[Op
     return result
 
 
+def _columns(queryset: QuerySet[Any], *fields: str) -> list[tuple[Any, ...]]:
+    """The rows of ``queryset`` as one tuple per field (empty tuples when there are none)."""
+    rows = list(queryset.order_by().values_list(*fields))
+    if not rows:
+        return [() for _ in fields]
+    return list(zip(*rows, strict=True))
+
+
+@dataclass
+class _Domain:
+    """What the score and the rules need for the experts vetted for one domain."""
+
+    members: np.ndarray  # indices into the expert arrays
+    member_ids: np.ndarray
+    qualification: np.ndarray
+    seniority: np.ndarray  # rank in the domain, its field or its specialties; -1: none
+    base: dict[str, np.ndarray]  # components that depend only on expert and domain
+
+
 class _Facts:
     """Per-expert facts as arrays over ``expert_ids``, and the lookups built from them."""
 
@@ -189,194 +240,242 @@ class _Facts:
         now: dt.datetime,
         only_experts: list[int] | None = None,
     ) -> None:
-        vetted = (
-            DomainQualification.objects.filter(
-                vetted_for_domain_condition(
-                    expert=OuterRef("expert_id"),
-                    domain=OuterRef("domain_id"),
-                    domain_parent=OuterRef("domain__parent_id"),
-                    today=today,
-                ),
-                passed=True,
-                domain_id__in=domain_ids,
-                expert__role=UserRole.EXPERT,
-                expert__is_active=True,
-            )
-            .order_by()
-            .values_list("expert_id", "domain_id", "best_score_percent")
+        vetted = DomainQualification.objects.filter(
+            vetted_for_domain_condition(
+                expert=OuterRef("expert_id"),
+                domain=OuterRef("domain_id"),
+                domain_parent=OuterRef("domain__parent_id"),
+                today=today,
+            ),
+            passed=True,
+            domain_id__in=domain_ids,
+            expert__role=UserRole.EXPERT,
+            expert__is_active=True,
         )
         if only_experts is not None:
             vetted = vetted.filter(expert_id__in=only_experts)
-        rows = np.array(list(vetted), dtype=np.int64).reshape(-1, 3)
-        self.expert_ids = np.unique(rows[:, 0])
+        # The experts other queries read: a cheap superset of the vetted ones (a passed test
+        # in one of the domains), as a subquery rather than a list of 100,000 ids.
+        readable: Any = (
+            only_experts
+            if only_experts is not None
+            else DomainQualification.objects.filter(passed=True, domain_id__in=domain_ids).values(
+                "expert_id"
+            )
+        )
+        expert_col, domain_col, score_col = _columns(
+            vetted, "expert_id", "domain_id", "best_score_percent"
+        )
+        vetted_experts = np.array(expert_col, dtype=np.int64)
+        vetted_domains = np.array(domain_col, dtype=np.int64)
+        vetted_scores = np.array(score_col, dtype=float) / 100.0
+        self.expert_ids = np.unique(vetted_experts)
         n = len(self.expert_ids)
-        self.index = {int(pk): i for i, pk in enumerate(self.expert_ids)}
-        ids = self.expert_ids.tolist()
-        # Domain → (expert indices, qualification in [0, 1]).
+        positions = np.searchsorted(self.expert_ids, vetted_experts)
         self.vetted: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        positions = np.searchsorted(self.expert_ids, rows[:, 0])
-        for domain_id in np.unique(rows[:, 1]):
-            mask = rows[:, 1] == domain_id
+        for domain_id in np.unique(vetted_domains):
+            mask = vetted_domains == domain_id
             order = np.argsort(positions[mask], kind="stable")
-            self.vetted[int(domain_id)] = (
-                positions[mask][order],
-                rows[mask, 2][order] / 100.0,
-            )
+            self.vetted[int(domain_id)] = (positions[mask][order], vetted_scores[mask][order])
 
+        users, accepting, hours, rates, countries, employers, zones = _columns(
+            ExpertProfile.objects.filter(user_id__in=readable),
+            "user_id",
+            "accepting_invitations",
+            "weekly_availability_hours",
+            "expected_hourly_rate_cents",
+            "country",
+            "employer",
+            "timezone",
+        )
+        at, ok = self._positions(users)
         self.accepting = np.zeros(n, dtype=bool)
+        self.accepting[at] = np.array(accepting, dtype=bool)[ok]
         self.weekly_hours = np.zeros(n)
+        self.weekly_hours[at] = np.array([h or 0 for h in hours], dtype=float)[ok]
         self.rate = np.full(n, np.nan)
+        self.rate[at] = np.array([np.nan if r is None else r for r in rates], dtype=float)[ok]
         self.country = np.full(n, "", dtype=object)
+        self.country[at] = np.array([c or "" for c in countries], dtype=object)[ok]
         self.employer = np.full(n, "", dtype=object)
-        zones = [""] * n
-        for user_id, accepting, hours, rate, country, employer, zone in (
-            ExpertProfile.objects.filter(user_id__in=ids)
-            .order_by()
-            .values_list(
-                "user_id",
-                "accepting_invitations",
-                "weekly_availability_hours",
-                "expected_hourly_rate_cents",
-                "country",
-                "employer",
-                "timezone",
-            )
-        ):
-            i = self.index[user_id]
-            self.accepting[i] = accepting
-            self.weekly_hours[i] = hours or 0
-            self.rate[i] = rate if rate is not None else np.nan
-            self.country[i] = country or ""
-            self.employer[i] = (employer or "").strip().lower()
-            zones[i] = zone or ""
-        self.utc_offset = _utc_offsets(zones, now)
+        self.employer[at] = np.array(
+            [" ".join((e or "").split()).lower() for e in employers], dtype=object
+        )[ok]
+        self.utc_offset = np.zeros(n)
+        self.utc_offset[at] = _utc_offsets([z or "" for z in zones], now)[ok]
 
         self.held = np.zeros(n, dtype=np.int64)
-        for expert_id, count in (
+        users, counts = _columns(
             ProjectInvitation.objects.filter(
-                expert_id__in=ids,
+                expert_id__in=readable,
                 status__in=SEAT_HOLDING_INVITATION_STATES,
                 project__status__in=SEAT_HOLDING_PROJECT_STATES,
             )
             .exclude(member__status=MemberStatus.REMOVED)
-            .order_by()
             .values("expert_id")
-            .annotate(n=Count("pk"))
-            .values_list("expert_id", "n")
-        ):
-            self.held[self.index[expert_id]] = count
-        hours = seat_hours()
-        self.capacity = np.maximum(0, (self.weekly_hours // hours).astype(np.int64) - self.held)
+            .annotate(n=Count("pk")),
+            "expert_id",
+            "n",
+        )
+        at, ok = self._positions(users)
+        self.held[at] = np.array(counts, dtype=np.int64)[ok]
+        self.capacity = np.maximum(
+            0, (self.weekly_hours // seat_hours()).astype(np.int64) - self.held
+        )
 
         self.languages: dict[str, np.ndarray] = {}
-        for user_id, language, proficiency in (
-            ExpertLanguage.objects.filter(profile__user_id__in=ids)
-            .order_by()
-            .values_list("profile__user_id", "language", "proficiency")
-        ):
-            levels = self.languages.setdefault(language, np.full(n, -1, dtype=np.int8))
-            levels[self.index[user_id]] = PROFICIENCY_ORDER.index(proficiency)
+        users, codes, levels = _columns(
+            ExpertLanguage.objects.filter(profile__user_id__in=readable),
+            "profile__user_id",
+            "language",
+            "proficiency",
+        )
+        at, ok = self._positions(users)
+        codes_array = np.array(codes, dtype=object)[ok]
+        level_array = np.array([PROFICIENCY_INDEX[level] for level in levels], dtype=np.int8)[ok]
+        for code in set(codes_array.tolist()):
+            mask = codes_array == code
+            values = np.full(n, -1, dtype=np.int8)
+            values[at[mask]] = level_array[mask]
+            self.languages[code] = values
 
-        # (expert, domain) → seniority rank; specialties claimed.
-        self.claims: dict[int, list[tuple[int, int]]] = defaultdict(list)
-        for user_id, domain_id, seniority in (
-            ExpertDomain.objects.filter(profile__user_id__in=ids)
-            .order_by()
-            .values_list("profile__user_id", "domain_id", "seniority")
-        ):
-            self.claims[domain_id].append((self.index[user_id], SENIORITY_ORDER.index(seniority)))
+        users, domains, seniorities = _columns(
+            ExpertDomain.objects.filter(profile__user_id__in=readable),
+            "profile__user_id",
+            "domain_id",
+            "seniority",
+        )
+        at, ok = self._positions(users)
+        self.claim_expert = at
+        self.claim_domain = np.array(domains, dtype=np.int64)[ok]
+        self.claim_rank = np.array([SENIORITY_INDEX[s] for s in seniorities], dtype=np.int8)[ok]
 
-        # Verified, unexpired credentials: kind → domain → experts; employers by issuer.
-        self.credentials: dict[str, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
-        self.employers: dict[str, list[int]] = defaultdict(list)
-        for user_id, kind, domain_id, issuer in (
+        users, kinds, domains = _columns(
             Credential.objects.filter(
                 Q(expires_on__isnull=True) | Q(expires_on__gte=today),
-                expert_id__in=ids,
+                expert_id__in=readable,
                 status=CredentialStatus.VERIFIED,
-            )
-            .order_by()
-            .values_list("expert_id", "kind", "domains__id", "issuer")
-        ):
-            i = self.index[user_id]
-            if domain_id is not None:
-                self.credentials[kind][domain_id].append(i)
-            if kind == CredentialKind.EMPLOYMENT:
-                self.employers[issuer.strip().lower()].append(i)
+                domains__isnull=False,
+            ),
+            "expert_id",
+            "kind",
+            "domains__id",
+        )
+        at, ok = self._positions(users)
+        self.credential_expert = at
+        self.credential_kind = np.array(kinds, dtype=object)[ok]
+        self.credential_domain = np.array(domains, dtype=np.int64)[ok]
+        self.employers: dict[str, np.ndarray] = {}
+        users, issuers = _columns(
+            Credential.objects.filter(
+                Q(expires_on__isnull=True) | Q(expires_on__gte=today),
+                expert_id__in=readable,
+                status=CredentialStatus.VERIFIED,
+                kind=CredentialKind.EMPLOYMENT,
+            ),
+            "expert_id",
+            "issuer",
+        )
+        at, ok = self._positions(users)
+        for i, issuer in zip(at, np.array(issuers, dtype=object)[ok], strict=True):
+            name = " ".join(str(issuer).split()).lower()
+            self.employers[name] = np.append(self.employers.get(name, EMPTY), i)
 
-        self.records: dict[int, list[tuple[int, int, int, float, float | None]]] = defaultdict(list)
+        users, domains, delivered, scored, sums, quality = _columns(
+            ExpertDomainRecord.objects.filter(expert_id__in=readable),
+            "expert_id",
+            "domain_id",
+            "annotations",
+            "gold_scored",
+            "gold_score_sum",
+            "quality_score",
+        )
+        at, ok = self._positions(users)
+        self.record_expert = at
+        self.record_domain = np.array(domains, dtype=np.int64)[ok]
+        self.record_scored = np.array(scored, dtype=float)[ok]
+        self.record_sum = np.array(sums, dtype=float)[ok]
+        self.record_quality = np.array([np.nan if q is None else q for q in quality], dtype=float)[
+            ok
+        ]
         self.annotations = np.zeros(n)
-        for user_id, domain_id, delivered, scored, score_sum, quality in (
-            ExpertDomainRecord.objects.filter(expert_id__in=ids)
-            .order_by()
-            .values_list(
-                "expert_id",
-                "domain_id",
-                "annotations",
-                "gold_scored",
-                "gold_score_sum",
-                "quality_score",
-            )
-        ):
-            i = self.index[user_id]
-            self.records[domain_id].append((i, delivered, scored, score_sum, quality))
-            self.annotations[i] += delivered
-        self._cache: dict[tuple, np.ndarray] = {}
+        np.add.at(self.annotations, at, np.array(delivered, dtype=float)[ok])
+        self._domains: dict[tuple[int, tuple[int, ...]], _Domain] = {}
+        self._cache: dict[tuple[Any, ...], np.ndarray] = {}
 
-    def has_credential(self, kind: str, domain_ids: tuple[int, ...]) -> np.ndarray:
-        key = ("credential", kind, domain_ids)
+    def _positions(self, user_ids: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Where each user id sits in ``expert_ids`` (``at``), for the rows whose user is one
+        of them (``ok``: a mask over the rows)."""
+        ids = np.array(user_ids, dtype=np.int64)
+        if not len(self.expert_ids) or not len(ids):
+            return EMPTY, np.zeros(len(ids), dtype=bool)
+        at = np.searchsorted(self.expert_ids, ids).clip(max=len(self.expert_ids) - 1)
+        ok = self.expert_ids[at] == ids
+        return at[ok], ok
+
+    def domain(self, domain_id: int, related: tuple[int, ...]) -> _Domain:
+        key = (domain_id, related)
+        if key not in self._domains:
+            members, qualification = self.vetted.get(domain_id, (EMPTY, np.zeros(0)))
+            rank = np.full(len(self.expert_ids), -1, dtype=np.int8)
+            claims = np.isin(self.claim_domain, related)
+            np.maximum.at(rank, self.claim_expert[claims], self.claim_rank[claims])
+            mine = self.record_domain == domain_id
+            scored, score_sum = np.zeros(len(self.expert_ids)), np.zeros(len(self.expert_ids))
+            quality = np.full(len(self.expert_ids), np.nan)
+            scored[self.record_expert[mine]] = self.record_scored[mine]
+            score_sum[self.record_expert[mine]] = self.record_sum[mine]
+            quality[self.record_expert[mine]] = self.record_quality[mine]
+            seniority = rank[members]
+            self._domains[key] = _Domain(
+                members=members,
+                member_ids=self.expert_ids[members],
+                qualification=qualification,
+                seniority=seniority,
+                base={
+                    "qualification": qualification,
+                    "gold_accuracy": scoring.gold_accuracy(scored[members], score_sum[members]),
+                    "quality": np.where(
+                        np.isnan(quality[members]), scoring.QUALITY_PRIOR, quality[members]
+                    ),
+                    "seniority": SENIORITY_VALUES[seniority],
+                    "experience": scoring.experience(self.annotations[members]),
+                },
+            )
+        return self._domains[key]
+
+    def has_credential(self, kind: str, related: tuple[int, ...]) -> np.ndarray:
+        key = ("credential", kind, related)
         if key not in self._cache:
             mask = np.zeros(len(self.expert_ids), dtype=bool)
-            for domain_id in domain_ids:
-                mask[self.credentials.get(kind, {}).get(domain_id, [])] = True
+            rows = (self.credential_kind == kind) & np.isin(self.credential_domain, related)
+            mask[self.credential_expert[rows]] = True
             self._cache[key] = mask
-        return self._cache[key]
-
-    def seniority(self, domain_ids: tuple[int, ...]) -> np.ndarray:
-        key = ("seniority", domain_ids)
-        if key not in self._cache:
-            rank = np.full(len(self.expert_ids), -1, dtype=np.int8)
-            for domain_id in domain_ids:
-                for i, value in self.claims.get(domain_id, []):
-                    rank[i] = max(rank[i], value)
-            self._cache[key] = rank
         return self._cache[key]
 
     def claims_domain(self, domain_id: int) -> np.ndarray:
         key = ("claim", domain_id)
         if key not in self._cache:
             mask = np.zeros(len(self.expert_ids), dtype=bool)
-            mask[[i for i, _ in self.claims.get(domain_id, [])]] = True
+            mask[self.claim_expert[self.claim_domain == domain_id]] = True
             self._cache[key] = mask
         return self._cache[key]
 
-    def record(self, domain_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Gold scored, gold score sum and quality (nan: unknown) in ``domain_id``."""
-        key = ("record", domain_id)
-        if key not in self._cache:
-            n = len(self.expert_ids)
-            scored, score_sum, quality = np.zeros(n), np.zeros(n), np.full(n, np.nan)
-            for i, _, gold_scored, gold_sum, quality_score in self.records.get(domain_id, []):
-                scored[i], score_sum[i] = gold_scored, gold_sum
-                quality[i] = np.nan if quality_score is None else quality_score
-            self._cache[key] = np.stack([scored, score_sum, quality])
-        values = self._cache[key]
-        return values[0], values[1], values[2]
-
 
 def _invited(project_ids: list[int]) -> tuple[dict[int, list[int]], dict[int, list[int]]]:
-    """Per project: experts holding or having held an open seat (on the project), and experts
-    who declined or let an invitation expire (turned down)."""
+    """Per project: experts holding a seat on it or members, and experts who declined or let
+    an invitation expire (turned down)."""
     on_project: dict[int, list[int]] = defaultdict(list)
     turned_down: dict[int, list[int]] = defaultdict(list)
     for project_id, expert_id, status in (
         ProjectInvitation.objects.filter(project_id__in=project_ids)
+        .exclude(status=InvitationStatus.WITHDRAWN)
         .order_by()
         .values_list("project_id", "expert_id", "status")
     ):
         if status in SEAT_HOLDING_INVITATION_STATES:
             on_project[project_id].append(expert_id)
-        elif status in (InvitationStatus.DECLINED, InvitationStatus.EXPIRED):
+        else:
             turned_down[project_id].append(expert_id)
     for project_id, expert_id in (
         ProjectMember.objects.filter(project_id__in=project_ids)
@@ -398,43 +497,44 @@ def _evaluate(
     explain: bool,
 ) -> ProjectCandidates:
     project = open_project.project
-    members, qualification = facts.vetted.get(
-        project.domain_id, (np.zeros(0, dtype=np.int64), np.zeros(0))
-    )
-    member_ids = facts.expert_ids[members]
     related = open_project.related_domain_ids
+    domain = facts.domain(project.domain_id, related)
+    members, member_ids = domain.members, domain.member_ids
     masks: dict[str, np.ndarray | bool] = {"vetted": True}
     masks["accepting"] = facts.accepting[members]
     masks["capacity"] = facts.capacity[members] > 0
-    credentials = np.ones(len(members), dtype=bool)
+    credentials: np.ndarray | bool = True
     for kind in project.required_credential_kinds:
-        credentials &= facts.has_credential(kind, related)[members]
+        credentials = credentials & facts.has_credential(kind, related)[members]
     masks["credentials"] = credentials
-    seniority = facts.seniority(related)[members]
     masks["seniority"] = (
-        seniority >= SENIORITY_ORDER.index(project.min_seniority) if project.min_seniority else True
+        domain.seniority >= SENIORITY_INDEX[project.min_seniority]
+        if project.min_seniority
+        else True
     )
-    level = PROFICIENCY_ORDER.index(project.language_level)
-    languages = np.ones(len(members), dtype=bool)
+    level = PROFICIENCY_INDEX[project.language_level]
+    languages: np.ndarray | bool = True
     language_value = np.zeros(len(members))
     for language in project.languages:
-        levels = facts.languages.get(language, np.full(len(facts.expert_ids), -1, dtype=np.int8))
-        languages &= levels[members] >= level
+        levels = facts.languages.get(language)
+        spoken = levels[members] if levels is not None else np.full(len(members), -1, np.int8)
+        languages = languages & (spoken >= level)
         # Index -1 (does not speak it) reads the trailing 0.
-        language_value += LEVEL_VALUES[levels[members]]
+        language_value += LEVEL_VALUES[spoken]
     masks["languages"] = languages
     masks["country"] = (
         np.isin(facts.country[members], project.allowed_countries)
         if project.allowed_countries
         else True
     )
-    masks["excluded"] = ~np.isin(member_ids, excluded)
-    name = project.organization.name.strip().lower()
+    masks["excluded"] = ~np.isin(member_ids, excluded) if excluded else True
+    name = " ".join(project.organization.name.split()).lower()
     conflicted = facts.employer[members] == name
-    conflicted |= np.isin(members, facts.employers.get(name, []))
+    if name in facts.employers:
+        conflicted |= np.isin(members, facts.employers[name])
     masks["conflict"] = ~conflicted
-    masks["on_project"] = ~np.isin(member_ids, on_project)
-    masks["turned_down"] = ~np.isin(member_ids, turned_down)
+    masks["on_project"] = ~np.isin(member_ids, on_project) if on_project else True
+    masks["turned_down"] = ~np.isin(member_ids, turned_down) if turned_down else True
 
     eligible = np.ones(len(members), dtype=bool)
     failed: dict[int, str] = {}
@@ -448,7 +548,6 @@ def _evaluate(
         eligible &= mask
 
     chosen = members[eligible]
-    scored, score_sum, quality = facts.record(project.domain_id)
     specialty = np.ones(len(chosen))
     if open_project.specialty_ids:
         specialty = np.mean(
@@ -459,26 +558,19 @@ def _evaluate(
         hours_to_deadline = (
             open_project.deadline_end - now
         ).total_seconds() / 3600 - facts.utc_offset[chosen]
-    components = {
-        "qualification": qualification[eligible],
-        "gold_accuracy": scoring.gold_accuracy(scored[chosen], score_sum[chosen]),
-        "quality": np.where(np.isnan(quality[chosen]), scoring.QUALITY_PRIOR, quality[chosen]),
-        "specialty": specialty,
-        "seniority": SENIORITY_VALUES[seniority[eligible]],
-        "experience": scoring.experience(facts.annotations[chosen]),
-        "language": (
-            language_value[eligible] / len(project.languages)
-            if project.languages
-            else np.ones(len(chosen))
-        ),
-        "rate": scoring.rate_fit(facts.rate[chosen], open_project.hourly_cents),
-        "deadline": np.broadcast_to(
-            scoring.deadline_fit(
-                hours_to_deadline, float(seat_hours()), open_project.seat_total_hours
-            ),
-            (len(chosen),),
-        ).astype(float),
-    }
+    components = {name: values[eligible] for name, values in domain.base.items()}
+    components["specialty"] = specialty
+    components["language"] = (
+        language_value[eligible] / len(project.languages)
+        if project.languages
+        else np.ones(len(chosen))
+    )
+    components["rate"] = scoring.rate_fit(facts.rate[chosen], open_project.hourly_cents)
+    components["deadline"] = np.broadcast_to(
+        scoring.deadline_fit(hours_to_deadline, float(seat_hours()), open_project.seat_total_hours),
+        (len(chosen),),
+    ).astype(float)
+    components = {c.name: components[c.name] for c in scoring.COMPONENTS}
     fit = scoring.total(components)
     order = np.lexsort((facts.expert_ids[chosen], -fit))
     return ProjectCandidates(

@@ -17,7 +17,7 @@ from django.utils import timezone
 from experts.models import ExpertProfile
 from marketplace.errors import Conflict, InvalidInput, NotFound
 from marketplace.models import Notification, User
-from marketplace.services import audit_record, notification_create, notifications_create_bulk
+from marketplace.services import audit_record, notification_create
 from projects.access import LabActor, lab_audit_record
 from projects.matching.candidates import Pool, load_pool
 from projects.matching.eligibility import failed_rules, seat_hours
@@ -28,7 +28,8 @@ from projects.matching.models import (
     ProjectInvitation,
     ProjectMember,
 )
-from projects.matching.solver import solve
+from projects.matching.solver import Problem, solve
+from projects.matching.writer import invitations_save
 from projects.models import Project
 from projects.states import (
     SEAT_HOLDING_INVITATION_STATES,
@@ -86,8 +87,7 @@ def _invitation_offer_text(project: Project) -> str:
 
 def _chosen_invitations(
     pool: Pool,
-    pair_offsets: np.ndarray,
-    problem_pairs: np.ndarray,
+    problem: Problem,
     chosen: np.ndarray,
     *,
     run: MatchingRun,
@@ -95,10 +95,11 @@ def _chosen_invitations(
 ) -> list[ProjectInvitation]:
     invitations = []
     names = list(pool.candidates[0].components) if pool.candidates else []
+    assert problem.pair_index is not None  # noqa: S101 - set by Pool.problem
     for pair in chosen:
-        position = int(problem_pairs[pair])
+        position = int(problem.pair_project[pair])
         open_project, candidates = pool.projects[position], pool.candidates[position]
-        j = int(pair - pair_offsets[position])
+        j = int(problem.pair_index[pair])
         invitations.append(
             ProjectInvitation(
                 project=open_project.project,
@@ -143,23 +144,19 @@ def matching_run(*, trigger: str, started_by: User | None = None) -> MatchingRun
             read_done = time.perf_counter()
             solution = solve(problem)
             solve_done = time.perf_counter()
-            offsets = np.concatenate(
-                [[0], np.cumsum(np.bincount(problem.pair_project, minlength=len(pool.projects)))]
-            )
-            invitations = _chosen_invitations(
-                pool, offsets, problem.pair_project, solution.chosen, run=run, now=now
-            )
-            ProjectInvitation.objects.bulk_create(invitations, batch_size=2000)
-            notifications_create_bulk(
+            invitations = _chosen_invitations(pool, problem, solution.chosen, run=run, now=now)
+            invitations_save(
+                invitations,
                 [
                     Notification(
                         recipient_id=invitation.expert_id,
                         kind="matching.invited",
-                        text=_invitation_offer_text(invitation.project),
+                        text=_invitation_offer_text(invitation.project)[:500],
                         link=invitation_link(invitation),
                     )
                     for invitation in invitations
-                ]
+                ],
+                now=now,
             )
             run.status = RunStatus.FINISHED
             run.finished_at = timezone.now()

@@ -44,6 +44,8 @@ class Problem:
     capacity: np.ndarray
     held: np.ndarray
     fairness: float = FAIRNESS_PENALTY
+    # Each pair's position in its project's candidate list (set by ``Pool.problem``).
+    pair_index: np.ndarray | None = None
 
 
 @dataclass

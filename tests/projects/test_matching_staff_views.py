@@ -27,7 +27,7 @@ RUN_NOW = reverse("matching:run_request")
 # session, user, MFA authenticator, the project, the engine's pool for it (related domains,
 # project, specialties, qualifications, profiles, held seats, languages, domains,
 # credentials, track records, invitations, members, exclusions), the users shown, unread count
-CANDIDATE_PAGE_QUERIES = 19
+CANDIDATE_PAGE_QUERIES = 22
 
 
 @pytest.fixture
