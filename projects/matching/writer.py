@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Field, Model
 
 from marketplace.models import Notification
 from marketplace.services import notifications_create_bulk, notifications_email_queue
@@ -38,8 +38,14 @@ def _csv_value(value: Any) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
+def _field(model: type[Model], name: str) -> Field[Any, Any]:
+    field = model._meta.get_field(name)
+    assert isinstance(field, Field)  # noqa: S101 - concrete fields only
+    return field
+
+
 def _copy(model: type[Model], fields: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    columns = [model._meta.get_field(name).column for name in fields]
+    columns = [str(_field(model, name).column) for name in fields]
     buffer = io.StringIO()
     for row in rows:
         buffer.write(",".join(_csv_value(value) for value in row))
@@ -87,7 +93,7 @@ NOTIFICATION_FIELDS = (
 
 
 def _attributes(instance: Model, fields: Sequence[str]) -> list[Any]:
-    return [getattr(instance, instance._meta.get_field(name).attname) for name in fields]
+    return [getattr(instance, _field(type(instance), name).attname) for name in fields]
 
 
 def invitations_save(
