@@ -95,48 +95,26 @@ class Pool:
     projects: list[OpenProject]
     candidates: list[ProjectCandidates]
 
-    def problem(self, per_seat: int | None = None, lists_per_seat: int = 4) -> Problem:
-        """The solver's input. With ``per_seat``, each project keeps about ``per_seat`` ×
-        open seats of its best candidates, and an expert appears on at most
-        ``lists_per_seat`` × capacity lists: projects with the fewest candidates per seat
-        choose first. (Without the second limit, every project of a domain keeps the same
-        top experts, who cannot take all those seats, and seats stay empty; with it the
-        cut stays within a fraction of a percent of the uncut optimum in
-        benchmarks/matching.py.) Without ``per_seat``, every candidate is kept.
-        """
-        from projects.matching.solver import Problem
+    def problem(self, per_seat: int | None = None) -> Problem:
+        """The solver's input: every eligible pair, or with ``per_seat`` the candidate cut
+        of ``solver.cut``. Pairs are grouped by project, best first."""
+        from projects.matching.solver import Problem, cut
 
-        seats = np.array([p.open_seats for p in self.projects], dtype=np.int64)
-        kept: list[np.ndarray] = []
-        if per_seat is None:
-            kept = [np.arange(len(c.experts)) for c in self.candidates]
-        else:
-            room = (lists_per_seat * self.capacity).astype(np.int64)
-            sizes = np.array([len(c.experts) for c in self.candidates], dtype=float)
-            order = np.argsort(sizes / np.maximum(seats, 1), kind="stable")
-            kept = [EMPTY] * len(self.candidates)
-            for position in order:
-                experts = self.candidates[position].experts
-                need = max(per_seat * int(seats[position]), int(seats[position]) + 5)
-                chosen = np.flatnonzero(room[experts] > 0)[:need]
-                room[experts[chosen]] -= 1
-                kept[position] = chosen
-        pair_project = np.concatenate(
-            [np.full(len(k), i, dtype=np.int64) for i, k in enumerate(kept)] or [EMPTY]
-        )
-        return Problem(
-            pair_project=pair_project,
-            pair_expert=np.concatenate(
-                [c.experts[k] for c, k in zip(self.candidates, kept, strict=True)] or [EMPTY]
-            ).astype(np.int64),
-            pair_fit=np.concatenate(
-                [c.fit[k] for c, k in zip(self.candidates, kept, strict=True)] or [np.zeros(0)]
+        sizes = [len(c.experts) for c in self.candidates]
+        problem = Problem(
+            pair_project=np.repeat(np.arange(len(sizes), dtype=np.int64), sizes),
+            pair_expert=np.concatenate([c.experts for c in self.candidates] or [EMPTY]).astype(
+                np.int64
             ),
-            seats=seats,
+            pair_fit=np.concatenate([c.fit for c in self.candidates] or [np.zeros(0)]),
+            seats=np.array([p.open_seats for p in self.projects], dtype=np.int64),
             capacity=self.capacity,
             held=self.held,
-            pair_index=np.concatenate(kept or [EMPTY]).astype(np.int64),
+            pair_index=np.concatenate([np.arange(size) for size in sizes] or [EMPTY]).astype(
+                np.int64
+            ),
         )
+        return problem if per_seat is None else cut(problem, per_seat)
 
 
 def _utc_offsets(names: list[str], now: dt.datetime) -> np.ndarray:

@@ -55,6 +55,41 @@ class Solution:
     total_fit: float
 
 
+def cut(problem: Problem, per_seat: int, lists_per_capacity: int = 4) -> Problem:
+    """Keep about ``per_seat`` × open seats of each project's best candidates, with each
+    expert on at most ``lists_per_capacity`` × capacity lists; projects with the fewest
+    candidates per seat choose first. Pairs must be grouped by project, best first.
+
+    Cutting by project alone fails at scale: every project of a domain keeps the same top
+    experts, who cannot take all those seats, so seats stay empty (about 40% below the
+    optimum in benchmarks/matching.py). Spreading the lists over the experts' capacity keeps
+    the cut within a fraction of a percent of the uncut optimum at a fiftieth of the pairs.
+    """
+    n_projects = len(problem.seats)
+    starts = np.searchsorted(problem.pair_project, np.arange(n_projects + 1))
+    sizes = np.diff(starts)
+    room = (lists_per_capacity * problem.capacity).astype(np.int64)
+    keep = np.zeros(len(problem.pair_fit), dtype=bool)
+    for project in np.argsort(sizes / np.maximum(problem.seats, 1), kind="stable"):
+        seats = int(problem.seats[project])
+        if not seats:
+            continue
+        experts = problem.pair_expert[starts[project] : starts[project + 1]]
+        chosen = np.flatnonzero(room[experts] > 0)[: max(per_seat * seats, seats + 5)]
+        room[experts[chosen]] -= 1
+        keep[starts[project] + chosen] = True
+    return Problem(
+        pair_project=problem.pair_project[keep],
+        pair_expert=problem.pair_expert[keep],
+        pair_fit=problem.pair_fit[keep],
+        seats=problem.seats,
+        capacity=problem.capacity,
+        held=problem.held,
+        fairness=problem.fairness,
+        pair_index=None if problem.pair_index is None else problem.pair_index[keep],
+    )
+
+
 def objective_of(problem: Problem, chosen: np.ndarray) -> Solution:
     """Score a set of chosen pairs with the solver's objective (the fairness penalty counted
     in the cheapest order, which is how the flow counts it)."""
