@@ -6,12 +6,14 @@ import math
 import time
 import uuid
 from datetime import datetime, timedelta
+from functools import cache
 
 import numpy as np
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache as django_cache
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
 
 from experts.models import ExpertProfile
@@ -48,8 +50,18 @@ LIVE_PROJECT_STATES = frozenset({ProjectStatus.ACTIVE, ProjectStatus.PAUSED})
 MAX_SEATS_ADDED = 500
 
 
+_PLACEHOLDER = uuid.UUID(int=0)
+
+
+@cache
+def _link_template() -> str:
+    return reverse("expert_invitation", kwargs={"invitation_id": _PLACEHOLDER})
+
+
 def invitation_link(invitation: ProjectInvitation) -> str:
-    return f"/expert/invitations/{invitation.public_id}/"
+    """The expert's page of the invitation (the URL is reversed once: a run links
+    thousands)."""
+    return _link_template().replace(str(_PLACEHOLDER), str(invitation.public_id))
 
 
 def _expires_at(now: datetime) -> datetime:
@@ -72,7 +84,7 @@ def matching_run_request(*, trigger: str, started_by: User | None = None) -> Non
         raise InvalidInput(f"Unknown matching trigger “{trigger}”.", field="trigger")
 
     def queue() -> None:
-        if cache.add(RUN_QUEUED_KEY, trigger, timeout=600):
+        if django_cache.add(RUN_QUEUED_KEY, trigger, timeout=600):
             run_matching.delay(trigger=trigger, started_by_id=started_by.pk if started_by else None)
 
     transaction.on_commit(queue, robust=True)
@@ -128,7 +140,7 @@ def matching_run(*, trigger: str, started_by: User | None = None) -> MatchingRun
         raise InvalidInput(f"Unknown matching trigger “{trigger}”.", field="trigger")
     if started_by is not None and not started_by.is_staff:
         raise NotFound()
-    cache.delete(RUN_QUEUED_KEY)
+    django_cache.delete(RUN_QUEUED_KEY)
     lock, _ = MatchingLock.objects.get_or_create(name="global")
     run = MatchingRun.objects.create(
         trigger=trigger, started_by=started_by, started_at=timezone.now()
