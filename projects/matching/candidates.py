@@ -206,6 +206,13 @@ class _Domain:
     qualification: np.ndarray
     seniority: np.ndarray  # rank in the domain, its field or its specialties; -1: none
     base: dict[str, np.ndarray]  # components that depend only on expert and domain
+    # The members' own facts, gathered once for every project of the domain.
+    accepting: np.ndarray
+    has_capacity: np.ndarray
+    country: np.ndarray
+    employer: np.ndarray
+    rate: np.ndarray
+    utc_offset: np.ndarray
 
 
 class _Facts:
@@ -379,6 +386,7 @@ class _Facts:
         self.annotations = np.zeros(n)
         np.add.at(self.annotations, at, np.array(delivered, dtype=float)[ok])
         self._domains: dict[tuple[int, tuple[int, ...]], _Domain] = {}
+        self._credential_groups: dict[tuple[str, int], np.ndarray] = {}
         self._cache: dict[tuple[Any, ...], np.ndarray] = {}
 
     def _positions(self, user_ids: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -410,6 +418,12 @@ class _Facts:
                 member_ids=self.expert_ids[members],
                 qualification=qualification,
                 seniority=seniority,
+                accepting=self.accepting[members],
+                has_capacity=self.capacity[members] > 0,
+                country=self.country[members],
+                employer=self.employer[members],
+                rate=self.rate[members],
+                utc_offset=self.utc_offset[members],
                 base={
                     "qualification": qualification,
                     "gold_accuracy": scoring.gold_accuracy(scored[members], score_sum[members]),
@@ -425,9 +439,17 @@ class _Facts:
     def has_credential(self, kind: str, related: tuple[int, ...]) -> np.ndarray:
         key = ("credential", kind, related)
         if key not in self._cache:
+            if not self._credential_groups:
+                for group_kind in set(self.credential_kind.tolist()):
+                    rows = self.credential_kind == group_kind
+                    experts, domains = self.credential_expert[rows], self.credential_domain[rows]
+                    for domain_id in np.unique(domains):
+                        self._credential_groups[(group_kind, int(domain_id))] = experts[
+                            domains == domain_id
+                        ]
             mask = np.zeros(len(self.expert_ids), dtype=bool)
-            rows = (self.credential_kind == kind) & np.isin(self.credential_domain, related)
-            mask[self.credential_expert[rows]] = True
+            for domain_id in related:
+                mask[self._credential_groups.get((kind, domain_id), EMPTY)] = True
             self._cache[key] = mask
         return self._cache[key]
 
@@ -479,8 +501,8 @@ def _evaluate(
     domain = facts.domain(project.domain_id, related)
     members, member_ids = domain.members, domain.member_ids
     masks: dict[str, np.ndarray | bool] = {"vetted": True}
-    masks["accepting"] = facts.accepting[members]
-    masks["capacity"] = facts.capacity[members] > 0
+    masks["accepting"] = domain.accepting
+    masks["capacity"] = domain.has_capacity
     credentials: np.ndarray | bool = True
     for kind in project.required_credential_kinds:
         credentials = credentials & facts.has_credential(kind, related)[members]
@@ -501,13 +523,11 @@ def _evaluate(
         language_value += LEVEL_VALUES[spoken]
     masks["languages"] = languages
     masks["country"] = (
-        np.isin(facts.country[members], project.allowed_countries)
-        if project.allowed_countries
-        else True
+        np.isin(domain.country, project.allowed_countries) if project.allowed_countries else True
     )
     masks["excluded"] = ~np.isin(member_ids, excluded) if excluded else True
     name = " ".join(project.organization.name.split()).lower()
-    conflicted = facts.employer[members] == name
+    conflicted = domain.employer == name
     if name in facts.employers:
         conflicted |= np.isin(members, facts.employers[name])
     masks["conflict"] = ~conflicted
@@ -535,7 +555,7 @@ def _evaluate(
     if open_project.deadline_end is not None:
         hours_to_deadline = (
             open_project.deadline_end - now
-        ).total_seconds() / 3600 - facts.utc_offset[chosen]
+        ).total_seconds() / 3600 - domain.utc_offset[eligible]
     components = {name: values[eligible] for name, values in domain.base.items()}
     components["specialty"] = specialty
     components["language"] = (
@@ -543,7 +563,7 @@ def _evaluate(
         if project.languages
         else np.ones(len(chosen))
     )
-    components["rate"] = scoring.rate_fit(facts.rate[chosen], open_project.hourly_cents)
+    components["rate"] = scoring.rate_fit(domain.rate[eligible], open_project.hourly_cents)
     components["deadline"] = np.broadcast_to(
         scoring.deadline_fit(hours_to_deadline, float(seat_hours()), open_project.seat_total_hours),
         (len(chosen),),

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from experts.models import ExpertProfile
 from marketplace.errors import Conflict, InvalidInput, NotFound
-from marketplace.models import Notification, User
+from marketplace.models import User
 from marketplace.services import audit_record, notification_create
 from projects.access import LabActor, lab_audit_record
 from projects.matching.candidates import Pool, load_pool
@@ -30,8 +30,9 @@ from projects.matching.models import (
     ProjectInvitation,
     ProjectMember,
 )
+from projects.matching.scoring import COMPONENTS
 from projects.matching.solver import Problem, solve
-from projects.matching.writer import invitations_save
+from projects.matching.writer import Offer, offers_save
 from projects.models import Project
 from projects.states import (
     SEAT_HOLDING_INVITATION_STATES,
@@ -97,36 +98,30 @@ def _invitation_offer_text(project: Project) -> str:
     )
 
 
-def _chosen_invitations(
-    pool: Pool,
-    problem: Problem,
-    chosen: np.ndarray,
-    *,
-    run: MatchingRun,
-    now: datetime,
-) -> list[ProjectInvitation]:
-    invitations = []
-    names = list(pool.candidates[0].components) if pool.candidates else []
+def _chosen_offers(pool: Pool, problem: Problem, chosen: np.ndarray) -> list[Offer]:
+    """The solver's chosen pairs as offers, with their stored score breakdown."""
     assert problem.pair_index is not None  # noqa: S101 - set by Pool.problem
-    for pair in chosen:
-        position = int(problem.pair_project[pair])
+    names = [component.name for component in COMPONENTS]
+    positions, indices = problem.pair_project[chosen], problem.pair_index[chosen]
+    offers = []
+    for position in np.unique(positions):
         open_project, candidates = pool.projects[position], pool.candidates[position]
-        j = int(problem.pair_index[pair])
-        invitations.append(
-            ProjectInvitation(
-                project=open_project.project,
-                expert_id=int(pool.expert_ids[candidates.experts[j]]),
-                run=run,
-                source=InvitationSource.MATCHING,
-                score=round(float(candidates.fit[j]), 6),
-                components=_rounded({name: candidates.components[name][j] for name in names}),
-                weekly_hours=seat_hours(),
-                estimated_hours=math.ceil(open_project.seat_total_hours),
-                expires_at=_expires_at(now),
-                created_at=now,
+        rows = indices[positions == position]
+        experts = pool.expert_ids[candidates.experts[rows]].tolist()
+        fits = np.round(candidates.fit[rows], 6).tolist()
+        values = np.round(np.stack([candidates.components[n][rows] for n in names]), 4)
+        hours = math.ceil(open_project.seat_total_hours)
+        for k, expert_id in enumerate(experts):
+            offers.append(
+                Offer(
+                    project=open_project.project,
+                    expert_id=expert_id,
+                    score=fits[k],
+                    components=dict(zip(names, values[:, k].tolist(), strict=True)),
+                    estimated_hours=hours,
+                )
             )
-        )
-    return invitations
+    return offers
 
 
 def matching_run(*, trigger: str, started_by: User | None = None) -> MatchingRun:
@@ -156,19 +151,16 @@ def matching_run(*, trigger: str, started_by: User | None = None) -> MatchingRun
             read_done = time.perf_counter()
             solution = solve(problem)
             solve_done = time.perf_counter()
-            invitations = _chosen_invitations(pool, problem, solution.chosen, run=run, now=now)
-            invitations_save(
-                invitations,
-                [
-                    Notification(
-                        recipient_id=invitation.expert_id,
-                        kind="matching.invited",
-                        text=_invitation_offer_text(invitation.project)[:500],
-                        link=invitation_link(invitation),
-                    )
-                    for invitation in invitations
-                ],
+            offers = _chosen_offers(pool, problem, solution.chosen)
+            offers_save(
+                offers,
+                run=run,
                 now=now,
+                expires_at=_expires_at(now),
+                weekly_hours=seat_hours(),
+                texts={o.project.pk: _invitation_offer_text(o.project)[:500] for o in offers},
+                link_template=_link_template(),
+                link_placeholder=str(_PLACEHOLDER),
             )
             run.status = RunStatus.FINISHED
             run.finished_at = timezone.now()
@@ -176,7 +168,7 @@ def matching_run(*, trigger: str, started_by: User | None = None) -> MatchingRun
             run.open_seats = int(problem.seats.sum())
             run.experts_considered = len(pool.expert_ids)
             run.candidate_pairs = len(problem.pair_fit)
-            run.invitations_created = len(invitations)
+            run.invitations_created = len(offers)
             run.objective = solution.objective
             run.total_fit = solution.total_fit
             run.read_seconds = read_done - started
@@ -189,7 +181,7 @@ def matching_run(*, trigger: str, started_by: User | None = None) -> MatchingRun
                     actor=started_by,
                     action="matching.run",
                     target=run,
-                    after={"invitations": len(invitations)},
+                    after={"invitations": len(offers)},
                 )
     except Exception as error:
         MatchingRun.objects.filter(pk=run.pk).update(
