@@ -212,11 +212,13 @@ PAYMENTS_PROVIDER = env("PAYMENTS_PROVIDER", default="stripe" if STRIPE_SECRET_K
 PLATFORM_FEE_PERCENT = env.int("PLATFORM_FEE_PERCENT", default=20)
 
 # Matching: a seat asks this many hours a week of an expert; invitations expire after
-# MATCHING_INVITATION_HOURS; each project's candidate list is cut to this many per open seat
-# before the global assignment (the cut keeps the solver fast; see benchmarks/matching.py).
+# MATCHING_INVITATION_HOURS. A run solves every eligible pair exactly up to
+# MATCHING_MAX_UNCUT_PAIRS (a few seconds of solver); beyond, each project keeps about
+# MATCHING_CANDIDATES_PER_SEAT candidates per open seat (see benchmarks/matching.py).
 MATCHING_SEAT_WEEKLY_HOURS = env.int("MATCHING_SEAT_WEEKLY_HOURS", default=5)
 MATCHING_INVITATION_HOURS = env.int("MATCHING_INVITATION_HOURS", default=48)
-MATCHING_CANDIDATES_PER_SEAT = env.int("MATCHING_CANDIDATES_PER_SEAT", default=4)
+MATCHING_MAX_UNCUT_PAIRS = env.int("MATCHING_MAX_UNCUT_PAIRS", default=400_000)
+MATCHING_CANDIDATES_PER_SEAT = env.int("MATCHING_CANDIDATES_PER_SEAT", default=6)
 
 # Task imports: files up to 200 MB are streamed by a Celery task; the report keeps at most
 # this many problems (the count covers them all).

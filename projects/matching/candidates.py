@@ -95,13 +95,12 @@ class Pool:
     projects: list[OpenProject]
     candidates: list[ProjectCandidates]
 
-    def problem(self, per_seat: int | None = None) -> Problem:
-        """The solver's input: every eligible pair, or with ``per_seat`` the candidate cut
-        of ``solver.cut``. Pairs are grouped by project, best first."""
-        from projects.matching.solver import Problem, cut
+    def problem(self) -> Problem:
+        """The solver's input: every eligible pair, grouped by project, best first."""
+        from projects.matching.solver import Problem
 
         sizes = [len(c.experts) for c in self.candidates]
-        problem = Problem(
+        return Problem(
             pair_project=np.repeat(np.arange(len(sizes), dtype=np.int64), sizes),
             pair_expert=np.concatenate([c.experts for c in self.candidates] or [EMPTY]).astype(
                 np.int64
@@ -114,7 +113,6 @@ class Pool:
                 np.int64
             ),
         )
-        return problem if per_seat is None else cut(problem, per_seat)
 
 
 def _utc_offsets(names: list[str], now: dt.datetime) -> np.ndarray:

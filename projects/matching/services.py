@@ -31,7 +31,7 @@ from projects.matching.models import (
     ProjectMember,
 )
 from projects.matching.scoring import COMPONENTS
-from projects.matching.solver import Problem, solve
+from projects.matching.solver import Problem, cut, solve
 from projects.matching.writer import Offer, offers_save
 from projects.models import Project
 from projects.states import (
@@ -124,6 +124,15 @@ def _chosen_offers(pool: Pool, problem: Problem, chosen: np.ndarray) -> list[Off
     return offers
 
 
+def run_problem(pool: Pool) -> Problem:
+    """What a run solves: every eligible pair when there are few enough for the solver's
+    time budget (the exact optimum), else the capacity-aware cut (``solver.cut``)."""
+    problem = pool.problem()
+    if len(problem.pair_fit) <= settings.MATCHING_MAX_UNCUT_PAIRS:
+        return problem
+    return cut(problem, settings.MATCHING_CANDIDATES_PER_SEAT)
+
+
 def matching_run(*, trigger: str, started_by: User | None = None) -> MatchingRun:
     """Expire due invitations, then fill every open seat of every active project at once.
 
@@ -147,7 +156,7 @@ def matching_run(*, trigger: str, started_by: User | None = None) -> MatchingRun
             now = timezone.now()
             run.invitations_expired = _expire_due(now=now)
             pool = load_pool()
-            problem = pool.problem(per_seat=settings.MATCHING_CANDIDATES_PER_SEAT)
+            problem = run_problem(pool)
             read_done = time.perf_counter()
             solution = solve(problem)
             solve_done = time.perf_counter()

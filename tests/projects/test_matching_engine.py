@@ -25,7 +25,7 @@ from projects.matching.models import (
     ProjectInvitation,
     ProjectMember,
 )
-from projects.matching.solver import Problem, exact_milp, greedy, solve
+from projects.matching.solver import Problem, cut, exact_milp, greedy, solve
 from projects.states import InvitationStatus, MemberStatus, RunStatus
 from tests import factories
 from tests.projects.factories import active_project, manager_actor
@@ -579,3 +579,37 @@ def test_activation_queues_a_run_that_invites(django_capture_on_commit_callbacks
     made = MatchingRun.objects.get()
     assert made.trigger == "project_activated"
     assert invited(project) == {expert.pk}
+
+
+def test_the_cut_spreads_candidate_lists_over_the_experts_capacity():
+    # Four one-seat projects rank the same twelve one-seat experts in the same order.
+    experts, projects = 12, 4
+    problem = Problem(
+        pair_project=np.repeat(np.arange(projects), experts),
+        pair_expert=np.tile(np.arange(experts), projects),
+        pair_fit=np.tile(np.linspace(0.9, 0.4, experts), projects),
+        seats=np.ones(projects, dtype=np.int64),
+        capacity=np.ones(experts, dtype=np.int64),
+        held=np.zeros(experts, dtype=np.int64),
+        pair_index=np.tile(np.arange(experts), projects),
+    )
+    cut_problem = cut(problem, per_seat=1, lists_per_capacity=2)
+    # Each project keeps max(1 × 1, 1 + 5) = 6 candidates, and no expert is on more than
+    # two lists: the last two projects get the next six experts instead of the same ones.
+    assert np.bincount(cut_problem.pair_project).tolist() == [6, 6, 6, 6]
+    assert np.bincount(cut_problem.pair_expert, minlength=experts).max() == 2
+    assert set(cut_problem.pair_expert[cut_problem.pair_project == 3].tolist()) == set(range(6, 12))
+    assert cut_problem.pair_index.tolist() == cut_problem.pair_expert.tolist()
+    assert len(solve(cut_problem).chosen) == projects
+
+
+def test_large_runs_solve_the_cut_and_small_ones_every_pair(settings):
+    active_project(seats=1)
+    for _ in range(12):
+        vetted_expert()
+    pool = load_pool()
+    assert len(services.run_problem(pool).pair_fit) == 12
+    settings.MATCHING_MAX_UNCUT_PAIRS = 5
+    settings.MATCHING_CANDIDATES_PER_SEAT = 1
+    assert len(services.run_problem(pool).pair_fit) == 6  # max(1 × 1 seat, 1 + 5)
+    assert run().invitations_created == 1
