@@ -39,6 +39,7 @@ from projects.matching.eligibility import (
     RULES,
     SEAT_HOLDING_PROJECT_STATES,
     SENIORITY_ORDER,
+    normalised_name,
     seat_hours,
 )
 from projects.matching.models import (
@@ -281,9 +282,7 @@ class _Facts:
         self.country = np.full(n, "", dtype=object)
         self.country[at] = np.array([c or "" for c in countries], dtype=object)[ok]
         self.employer = np.full(n, "", dtype=object)
-        self.employer[at] = np.array(
-            [" ".join((e or "").split()).lower() for e in employers], dtype=object
-        )[ok]
+        self.employer[at] = np.array([normalised_name(e) for e in employers], dtype=object)[ok]
         self.utc_offset = np.zeros(n)
         self.utc_offset[at] = _utc_offsets([z or "" for z in zones], now)[ok]
 
@@ -360,9 +359,10 @@ class _Facts:
             "issuer",
         )
         at, ok = self._positions(users)
-        for i, issuer in zip(at, np.array(issuers, dtype=object)[ok], strict=True):
-            name = " ".join(str(issuer).split()).lower()
-            self.employers[name] = np.append(self.employers.get(name, EMPTY), i)
+        by_name: dict[str, list[int]] = defaultdict(list)
+        for i, issuer in zip(at.tolist(), np.array(issuers, dtype=object)[ok], strict=True):
+            by_name[normalised_name(issuer)].append(i)
+        self.employers = {name: np.array(rows, dtype=np.int64) for name, rows in by_name.items()}
 
         users, domains, delivered, scored, sums, quality = _columns(
             ExpertDomainRecord.objects.filter(expert_id__in=readable),
@@ -524,7 +524,7 @@ def _evaluate(
         np.isin(domain.country, project.allowed_countries) if project.allowed_countries else True
     )
     masks["excluded"] = ~np.isin(member_ids, excluded) if excluded else True
-    name = " ".join(project.organization.name.split()).lower()
+    name = normalised_name(project.organization.name)
     conflicted = domain.employer == name
     if name in facts.employers:
         conflicted |= np.isin(members, facts.employers[name])
@@ -582,11 +582,14 @@ def load_pool(
     project_ids: list[int] | None = None,
     only_experts: list[int] | None = None,
     explain: bool = False,
+    direct: bool = False,
 ) -> Pool:
     """Every open project (or ``project_ids``, open or not) with its eligible experts (or
     only those of ``only_experts``), scored.
 
-    ``explain`` also records, for each vetted expert left out, the first rule they fail.
+    ``explain`` also records, for each vetted expert left out, the first rule they fail;
+    ``direct`` applies the rules of a lab's direct invitation (which may re-ask an expert
+    who turned the project down).
     """
     now = timezone.now()
     projects = _open_projects(project_ids, only_open=project_ids is None)
@@ -604,7 +607,7 @@ def load_pool(
             facts,
             open_project,
             on_project=on_project.get(open_project.project.pk, []),
-            turned_down=turned_down.get(open_project.project.pk, []),
+            turned_down=[] if direct else turned_down.get(open_project.project.pk, []),
             excluded=excluded.get(open_project.project.organization_id, []),
             now=now,
             explain=explain,

@@ -190,17 +190,23 @@ def _not_excluded(facts: ProjectFacts) -> Q:
     )
 
 
+def normalised_name(name: str | None) -> str:
+    """An organisation or employer name as the conflict rule compares them: trimmed and
+    lower-cased (what the database's TRIM and LOWER do; inner spaces are kept)."""
+    return (name or "").strip().lower()
+
+
 def _no_conflict(facts: ProjectFacts) -> Q:
-    name = facts.project.organization.name.strip()
-    employed = Credential.objects.filter(
+    name = normalised_name(facts.project.organization.name)
+    employed = Credential.objects.annotate(normalised=Lower(Trim("issuer"))).filter(
         _unexpired(facts.today),
         expert=OuterRef("pk"),
         kind=CredentialKind.EMPLOYMENT,
         status=CredentialStatus.VERIFIED,
-        issuer__iexact=name,
+        normalised=name,
     )
     works_there = ExpertProfile.objects.annotate(normalised=Lower(Trim("employer"))).filter(
-        user=OuterRef("pk"), normalised=name.lower()
+        user=OuterRef("pk"), normalised=name
     )
     return ~Q(Exists(works_there)) & ~Q(Exists(employed))
 

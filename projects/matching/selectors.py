@@ -9,10 +9,11 @@ from datetime import date, datetime
 from typing import Any
 
 from django.db.models import Case, Count, Prefetch, Q, QuerySet, Value, When
+from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from experts.models import Credential
-from experts.states import CredentialStatus
+from experts.states import CredentialKind, CredentialStatus
 from marketplace.errors import NotFound
 from marketplace.models import Organization, User
 from projects.access import LabActor
@@ -113,9 +114,15 @@ class SeatRow:
 
 
 def _verified_credentials() -> Prefetch[str, QuerySet[Credential], str]:
+    """Verified, unexpired credentials, except employment (it names the employer, which
+    stays private)."""
     return Prefetch(
         "expert__credentials",
-        queryset=Credential.objects.filter(status=CredentialStatus.VERIFIED)
+        queryset=Credential.objects.filter(
+            Q(expires_on__isnull=True) | Q(expires_on__gte=timezone.localdate()),
+            status=CredentialStatus.VERIFIED,
+        )
+        .exclude(kind=CredentialKind.EMPLOYMENT)
         .prefetch_related("domains")
         .order_by("-verified_at"),
         to_attr="verified_credentials",

@@ -46,6 +46,8 @@ from projects.states import (
 )
 
 RUN_QUEUED_KEY = "matching:run-queued"
+# Rules about the expert's own circumstances: a lab is told only that they are unavailable.
+PRIVATE_RULES = frozenset({"accepting", "capacity", "conflict", "excluded"})
 # Projects whose invitations may still be answered, and that take direct invitations.
 LIVE_PROJECT_STATES = frozenset({ProjectStatus.ACTIVE, ProjectStatus.PAUSED})
 MAX_SEATS_ADDED = 500
@@ -124,6 +126,14 @@ def _chosen_offers(pool: Pool, problem: Problem, chosen: np.ndarray) -> list[Off
     return offers
 
 
+def _hold_matching_lock() -> None:
+    """Wait for any run in progress and keep runs out until the transaction ends. Call
+    inside the transaction of a write that changes who may be invited (a direct invitation,
+    an exclusion), before reading anything: a run reads seats and hours once, then writes."""
+    lock, _ = MatchingLock.objects.get_or_create(name="global")
+    MatchingLock.objects.select_for_update().get(pk=lock.pk)
+
+
 def run_problem(pool: Pool) -> Problem:
     """What a run solves: every eligible pair when there are few enough for the solver's
     time budget (the exact optimum), else the capacity-aware cut (``solver.cut``)."""
@@ -145,14 +155,13 @@ def matching_run(*, trigger: str, started_by: User | None = None) -> MatchingRun
     if started_by is not None and not started_by.is_staff:
         raise NotFound()
     django_cache.delete(RUN_QUEUED_KEY)
-    lock, _ = MatchingLock.objects.get_or_create(name="global")
     run = MatchingRun.objects.create(
         trigger=trigger, started_by=started_by, started_at=timezone.now()
     )
     started = time.perf_counter()
     try:
         with transaction.atomic():
-            MatchingLock.objects.select_for_update().get(pk=lock.pk)
+            _hold_matching_lock()
             now = timezone.now()
             run.invitations_expired = _expire_due(now=now)
             pool = load_pool()
@@ -248,6 +257,7 @@ def _expire_one(invitation: ProjectInvitation) -> None:
     ProjectInvitation.objects.filter(pk=invitation.pk, status=InvitationStatus.PENDING).update(
         status=InvitationStatus.EXPIRED, updated_at=timezone.now()
     )
+    matching_run_request(trigger=RunTrigger.CAPACITY_FREED)
     raise Conflict("This invitation has expired; the seat went back to the pool.")
 
 
@@ -349,6 +359,7 @@ def invitation_direct_create(
     actor.require_manager("invite experts")
     expert = _expert_by_public_id(expert_public_id)
     with transaction.atomic():
+        _hold_matching_lock()
         locked = (
             Project.objects.select_for_update(of=("self",))
             .select_related("domain", "organization")
@@ -359,16 +370,18 @@ def invitation_direct_create(
         if _open_seats(locked) <= 0:
             raise Conflict("Every seat is taken or offered: ask for more seats first.")
         failed = failed_rules(project=locked, expert=expert, direct=True)
+        # The project's own requirements are named; the expert's private circumstances
+        # (paused, no hours left, employer) are not told to the lab.
+        named = [rule.reason.lower() for rule in failed if rule.name not in PRIVATE_RULES]
         if failed:
             raise InvalidInput(
                 "This expert cannot be invited: "
-                + "; ".join(rule.reason.lower() for rule in failed)
+                + ("; ".join(named) if named else "they are not available for this project")
                 + ".",
                 field="expert_id",
             )
-        pool = load_pool(project_ids=[locked.pk], only_experts=[expert.pk])
+        pool = load_pool(project_ids=[locked.pk], only_experts=[expert.pk], direct=True)
         candidates, open_project = pool.candidates[0], pool.projects[0]
-        # Direct invitations may re-ask an expert who turned the project down.
         if not len(candidates.experts):
             raise InvalidInput("This expert cannot be invited now.", field="expert_id")
         now = timezone.now()
@@ -452,6 +465,7 @@ def lab_exclusion_create(
     if len(reason) > 300:
         raise InvalidInput("The reason is too long (300 characters at most).", field="reason")
     with transaction.atomic():
+        _hold_matching_lock()
         exclusion, created = LabExclusion.objects.get_or_create(
             organization=actor.organization,
             expert=expert,

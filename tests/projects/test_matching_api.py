@@ -196,8 +196,8 @@ def test_inviting_an_ineligible_expert_names_the_rules_and_creates_nothing(api, 
 
     assert response.status_code == 400
     assert response.json() == {
-        "detail": "This expert cannot be invited: has paused new invitations; does not speak "
-        "a required language at the required level.",
+        "detail": "This expert cannot be invited: does not speak a required language at the "
+        "required level.",
         "field": "expert_id",
     }
     for body in ({"expert_id": "nope"}, {}, {"expert_id": public_id(expert), "extra": 1}):

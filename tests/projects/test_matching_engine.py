@@ -613,3 +613,46 @@ def test_large_runs_solve_the_cut_and_small_ones_every_pair(settings):
     settings.MATCHING_CANDIDATES_PER_SEAT = 1
     assert len(services.run_problem(pool).pair_fit) == 6  # max(1 × 1 seat, 1 + 5)
     assert run().invitations_created == 1
+
+
+def test_a_lab_may_ask_again_an_expert_who_declined_but_a_run_does_not():
+    actor = manager_actor()
+    project = active_project(actor, seats=1)
+    expert = vetted_expert()
+    run()
+    invitation = ProjectInvitation.objects.get(expert=expert)
+    services.invitation_decline(expert=expert, invitation=invitation, reason="no_time")
+    run()
+    assert not invited(project)
+    again = services.invitation_direct_create(
+        actor=actor, project=project, expert_public_id=public_id(expert)
+    )
+    assert again.status == InvitationStatus.PENDING
+    assert invited(project) == {expert.pk}
+
+
+def test_a_lab_is_not_told_an_experts_private_circumstances():
+    actor = manager_actor()
+    project = active_project(actor, seats=2)
+    busy = vetted_expert(weekly_hours=0)
+    employee = vetted_expert(employer=actor.organization.name)
+    for expert in (busy, employee):
+        with pytest.raises(InvalidInput) as refused:
+            services.invitation_direct_create(
+                actor=actor, project=project, expert_public_id=public_id(expert)
+            )
+        assert str(refused.value.message) == (
+            "This expert cannot be invited: they are not available for this project."
+        )
+    assert not ProjectInvitation.objects.exists()
+
+
+def test_both_eligibility_paths_trim_and_ignore_case_of_employers():
+    actor = manager_actor()
+    project = active_project(actor)
+    expert = vetted_expert(kinds=(CredentialKind.DEGREE, CredentialKind.EMPLOYMENT))
+    expert.credentials.filter(kind=CredentialKind.EMPLOYMENT).update(
+        issuer=f"  {actor.organization.name.upper()}  "
+    )
+    assert [r.name for r in failed_rules(project=project, expert=expert)] == ["conflict"]
+    assert bulk_failed_rule(project, expert) == "conflict"
