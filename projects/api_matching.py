@@ -31,7 +31,6 @@ from projects.api import (
 from projects.matching import selectors as matching_selectors
 from projects.matching import services as matching_services
 from projects.matching.models import ProjectInvitation
-from projects.matching.selectors import SeatRow
 from projects.models import Project
 from projects.serializers import ProjectSerializer
 from projects.serializers_matching import (
@@ -51,11 +50,11 @@ def _ip(request: Request) -> str | None:
 
 def _invitation_data(project: Project, invitation: ProjectInvitation) -> object:
     """The invitation as the list shows it (pseudonym, credentials), read again."""
-    rows = matching_selectors.seat_rows(project=project, status=invitation.status)
-    row = next((r for r in rows if r.invitation.pk == invitation.pk), None)
-    if row is None:
+    invitations = matching_selectors.seat_invitations(project=project).filter(pk=invitation.pk)
+    rows = matching_selectors.seat_rows(project=project, invitations=invitations)
+    if not rows:
         raise Http404()
-    return InvitationSerializer(row).data
+    return InvitationSerializer(rows[0]).data
 
 
 def _invitation_of(actor: LabActor, project: Project, invitation_id: UUID) -> ProjectInvitation:
@@ -84,11 +83,12 @@ class ProjectInvitationListView(LabApiView):
         project, _ = project_and_actor(request, project_id)
         filters = InvitationFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        rows = matching_selectors.seat_rows(
+        invitations = matching_selectors.seat_invitations(
             project=project, status=filters.validated_data.get("status")
         )
-        page: list[SeatRow] | None = self.paginate_queryset(rows)  # type: ignore[arg-type]
-        return self.get_paginated_response(InvitationSerializer(page, many=True).data)
+        page = self.paginate_queryset(invitations)
+        rows = matching_selectors.seat_rows(project=project, invitations=page or [])
+        return self.get_paginated_response(InvitationSerializer(rows, many=True).data)
 
     @extend_schema(
         summary="Invite a specific expert",

@@ -4,6 +4,7 @@ candidate reports for staff."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -129,9 +130,8 @@ def _verified_credentials() -> Prefetch[str, QuerySet[Credential], str]:
     )
 
 
-def seat_rows(*, project: Project, status: str | None = None) -> list[SeatRow]:
-    """The project's invitations as a lab sees them: pseudonyms and credential summaries,
-    never names, e-mails or documents. Newest first."""
+def seat_invitations(*, project: Project, status: str | None = None) -> QuerySet[ProjectInvitation]:
+    """The project's invitations, newest first, with what a seat row shows."""
     invitations = (
         project.invitations.select_related("expert__expert_profile", "member")
         .prefetch_related(
@@ -143,6 +143,20 @@ def seat_rows(*, project: Project, status: str | None = None) -> list[SeatRow]:
     )
     if status:
         invitations = invitations.filter(status=status)
+    return invitations
+
+
+def seat_rows(
+    *,
+    project: Project,
+    status: str | None = None,
+    invitations: Iterable[ProjectInvitation] | None = None,
+) -> list[SeatRow]:
+    """The project's invitations (or ``invitations``, e.g. one page of
+    ``seat_invitations``) as a lab sees them: pseudonyms and credential summaries, never
+    names, e-mails or documents."""
+    if invitations is None:
+        invitations = seat_invitations(project=project, status=status)
     rows = []
     for invitation in invitations:
         profile = getattr(invitation.expert, "expert_profile", None)

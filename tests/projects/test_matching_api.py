@@ -436,7 +436,7 @@ def test_the_invitation_list_takes_a_fixed_number_of_queries(
     path = url("project-invitation-list", live.public_id)
     api.get(path, **lab.header)  # the key's last use is recorded once a minute at most
 
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(9):
         response = api.get(path, **lab.header)
 
     assert response.json()["count"] == count
