@@ -248,7 +248,9 @@ def _lock_pending(*, expert: User, invitation: ProjectInvitation) -> ProjectInvi
         raise Conflict(f"This invitation is {locked.get_status_display().lower()} already.")
     if locked.expires_at <= timezone.now():
         raise _Expired()
-    if locked.project.status not in LIVE_PROJECT_STATES:
+    if locked.project.status == ProjectStatus.PAUSED:
+        raise Conflict("The lab has paused this project, so it takes no new experts for now.")
+    if locked.project.status != ProjectStatus.ACTIVE:
         raise Conflict("This project is no longer taking experts.")
     return locked
 

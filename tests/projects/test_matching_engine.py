@@ -411,6 +411,23 @@ def test_accepting_makes_the_expert_a_member():
     assert ProjectMember.objects.count() == 1
 
 
+def test_invitations_to_a_paused_project_wait_for_it_to_resume():
+    actor = manager_actor()
+    project = active_project(actor, seats=1)
+    expert = vetted_expert()
+    run()
+    invitation = ProjectInvitation.objects.get(expert=expert)
+    from projects import services as project_services
+
+    project_services.project_pause(actor=actor, project=project)
+    with pytest.raises(Conflict, match="paused"):
+        services.invitation_accept(expert=expert, invitation=invitation)
+    assert not ProjectMember.objects.exists()
+    project_services.project_resume(actor=actor, project=project)
+    services.invitation_accept(expert=expert, invitation=invitation)
+    assert ProjectMember.objects.filter(expert=expert, project=project).exists()
+
+
 def test_declining_frees_the_seat_for_the_next_run():
     project = active_project(seats=1)
     first = vetted_expert(qualification=99)
