@@ -23,6 +23,52 @@ from marketplace.models import User
 VETTER = "vetter@demo.example"
 TEST_AUTHOR = "admin@demo.example"
 RIVERA, OKAFOR, CHEN = "dr.rivera@demo.example", "j.okafor@demo.example", "m.chen@demo.example"
+# More vetted radiologists, so matching has candidates to rank and seats to share.
+HADDAD, NAKAMURA, LINDQVIST = (
+    "dr.haddad@demo.example",
+    "dr.nakamura@demo.example",
+    "dr.lindqvist@demo.example",
+)
+RADIOLOGISTS: list[tuple[str, str, str, str, str, int, int | None, str, str, frozenset[int]]] = [
+    # email, name, country, time zone, other language, hours a week, rate (cents),
+    # seniority in radiology, second specialty, questions answered wrong on the test
+    (
+        HADDAD,
+        "Samir Haddad",
+        "GB",
+        "Europe/London",
+        "ar",
+        20,
+        12_000,
+        Seniority.PRINCIPAL,
+        "medicine-emergency-medicine",
+        frozenset(),
+    ),
+    (
+        NAKAMURA,
+        "Yuki Nakamura",
+        "JP",
+        "Asia/Tokyo",
+        "ja",
+        10,
+        9_000,
+        Seniority.SENIOR,
+        "medicine-oncology",
+        frozenset({1}),
+    ),
+    (
+        LINDQVIST,
+        "Anna Lindqvist",
+        "SE",
+        "Europe/Stockholm",
+        "sv",
+        15,
+        None,
+        Seniority.SENIOR,
+        "medicine-cardiology",
+        frozenset({2}),
+    ),
+]
 
 # The demo experts' profiles: profile fields, (language, level), (domain slug, seniority).
 PROFILES: dict[str, tuple[dict[str, Any], list[tuple[str, str]], list[tuple[str, str]]]] = {
@@ -91,6 +137,29 @@ PROFILES: dict[str, tuple[dict[str, Any], list[tuple[str, str]], list[tuple[str,
         ],
     ),
 }
+
+
+PROFILES.update(
+    {
+        email: (
+            {
+                "headline": f"Consultant radiologist ({seniority} in radiology)",
+                "bio": f"Dr. {name} reports cross-sectional imaging and teaches residents.",
+                "country": country,
+                "timezone": zone,
+                "weekly_availability_hours": hours,
+                "expected_hourly_rate_cents": rate,
+                "years_of_experience": 16 if seniority == Seniority.PRINCIPAL else 9,
+                "links": [f"https://orcid.org/0000-0003-{n:04d}-000{n}"],
+            },
+            [("en", "C2"), (language, "native")],
+            [("medicine-radiology", seniority), (second, Seniority.MID)],
+        )
+        for n, (email, name, country, zone, language, hours, rate, seniority, second, _) in (
+            enumerate(RADIOLOGISTS, start=1)
+        )
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -323,6 +392,41 @@ CREDENTIALS: list[DemoCredential] = [
     ),
 ]
 
+CREDENTIALS += [
+    credential
+    for n, (email, name, country, *_rest) in enumerate(RADIOLOGISTS, start=1)
+    for credential in (
+        DemoCredential(
+            email,
+            CredentialKind.DEGREE,
+            "MD",
+            "Faculty of Medicine",
+            f"MD-{country}-{4100 + n}",
+            country,
+            date(2004 + n, 6, 30),
+            ("medicine",),
+            CredentialStatus.VERIFIED,
+            f"{email.split('@')[0].split('.')[-1]}-md-diploma.pdf",
+            ("Faculty of Medicine", "Doctor of Medicine (MD)", f"awarded to {name}"),
+            message="Checked against the university's degree register.",
+        ),
+        DemoCredential(
+            email,
+            CredentialKind.BOARD_CERTIFICATION,
+            "Board certified in radiology",
+            "European Board of Radiology",
+            f"EDiR-{2010 + n}-{1200 + n}",
+            country,
+            date(2010 + n, 11, 15),
+            ("medicine-radiology",),
+            CredentialStatus.VERIFIED,
+            f"{email.split('@')[0].split('.')[-1]}-board-certificate.pdf",
+            ("European Board of Radiology", "Diagnostic Radiology", f"Dr. {name}"),
+            message="Confirmed on the EBR public register.",
+        ),
+    )
+]
+
 
 @dataclass(frozen=True)
 class DemoQuestion:
@@ -466,6 +570,7 @@ TESTS: list[DemoTest] = [
 # (expert, test title, indexes of questions answered wrongly, written answer)
 ATTEMPTS: list[tuple[str, str, frozenset[int], str]] = [
     (RIVERA, "Radiology fundamentals", frozenset({3}), ""),
+    *[(email, "Radiology fundamentals", wrong, "") for email, *_, wrong in RADIOLOGISTS],
     (
         OKAFOR,
         "Contract law essentials",

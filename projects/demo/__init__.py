@@ -49,12 +49,20 @@ from projects.demo.multilingual import (
     INTENTS,
 )
 from projects.demo.radiology import RADIOLOGY_GUIDELINES, RADIOLOGY_RUBRIC, RADIOLOGY_TASKS
-from projects.models import Project, ProjectInvitation, WebhookEndpoint
+from projects.matching.services import invitation_accept, invitation_decline, matching_run
+from projects.models import MatchingRun, Project, ProjectInvitation, WebhookEndpoint
 from projects.pricing import suggested_price_cents
 from projects.selectors import required_funds_cents
 from projects.services.imports import tasks_create_batch
 from projects.services.webhooks import webhook_endpoint_create
-from projects.states import ImportKind, ProjectStatus, WebhookEvent
+from projects.states import (
+    DeclineReason,
+    ImportKind,
+    InvitationStatus,
+    ProjectStatus,
+    RunTrigger,
+    WebhookEvent,
+)
 
 
 @dataclass(frozen=True)
@@ -128,7 +136,7 @@ PROJECTS: tuple[DemoProject, ...] = (
         task_settings={"criteria": CRITERIA},
         required_credential_kinds=(CredentialKind.BOARD_CERTIFICATION,),
         min_seniority=Seniority.SENIOR,
-        seats=4,
+        seats=3,
         deadline_in_days=40,
     ),
     DemoProject(
@@ -230,6 +238,34 @@ def seed_projects(*, organization: Organization, manager: User) -> list[Project]
     projects = [_project(actor, spec, existing.get(spec.title), domains) for spec in PROJECTS]
     _webhook_endpoint(actor)
     return projects
+
+
+def seed_matching(*, accepting: User, keeps_pending: User) -> None:
+    """Run matching once over the demo (in the seed's transaction), then have ``accepting``
+    take their seat and the lowest-ranked other invitee decline it, so the lab's experts page
+    shows every answer; ``keeps_pending`` is left to answer in the browser. A second run offers
+    the declined seat to the next expert."""
+    if MatchingRun.objects.exists():
+        return
+    matching_run(trigger=RunTrigger.SCHEDULE)
+    pending = ProjectInvitation.objects.filter(status=InvitationStatus.PENDING)
+    mine = pending.filter(expert=accepting).first()
+    if mine is not None:
+        invitation_accept(expert=accepting, invitation=mine)
+    other = (
+        pending.exclude(expert__in=[accepting, keeps_pending])
+        .select_related("expert")
+        .order_by("score")
+        .first()
+    )
+    if other is not None:
+        invitation_decline(
+            expert=other.expert,
+            invitation=other,
+            reason=DeclineReason.NO_TIME,
+            note="On congress leave until January.",
+        )
+        matching_run(trigger=RunTrigger.CAPACITY_FREED)
 
 
 DEMO_WEBHOOK_URL = "https://hooks.acme.example/marketplace"

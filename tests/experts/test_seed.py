@@ -73,7 +73,7 @@ def test_every_credential_state_is_shown(seeded):
     rejected = Credential.objects.get(status=CredentialStatus.REJECTED)
     assert rejected.staff_message.startswith("The certificate number is not on the BPS")
     verified = Credential.objects.filter(status=CredentialStatus.VERIFIED)
-    assert verified.count() == 4
+    assert verified.count() == 10
     assert verified.filter(expires_on__isnull=True).exists()
     today = timezone.localdate()
     expiring = verified.get(expires_on__lte=today + timezone.timedelta(days=30))
@@ -83,7 +83,7 @@ def test_every_credential_state_is_shown(seeded):
         recipient=expiring.expert, kind="credential.expiring"
     ).exists()
     # Decisions went through the services: audited and notified.
-    assert AuditEvent.objects.filter(action="credential.verified").count() == 4
+    assert AuditEvent.objects.filter(action="credential.verified").count() == 10
     assert Notification.objects.filter(kind="credential.needs_info").count() == 1
 
 
@@ -127,6 +127,6 @@ def test_rivera_is_vetted_for_radiology_and_an_attempt_awaits_grading(seeded):
 
 def test_the_summary_counts_every_state(seeded):
     assert (
-        "Credentials of the demo experts: 1 draft, 2 submitted, 1 in review, 4 verified, "
+        "Credentials of the demo experts: 1 draft, 2 submitted, 1 in review, 10 verified, "
         "1 rejected, 1 needs information." in seeded
     )

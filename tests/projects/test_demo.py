@@ -15,6 +15,8 @@ from projects.models import (
     GuidelineVersion,
     Project,
     ProjectFunding,
+    ProjectInvitation,
+    ProjectMember,
     Task,
     TaskImport,
 )
@@ -161,3 +163,19 @@ def test_seed_configures_one_webhook_endpoint_for_every_event(seeded):
     assert endpoint.url == "https://hooks.acme.example/marketplace"
     assert sorted(endpoint.events) == sorted(WebhookEvent.values)
     assert endpoint.is_active
+
+
+def test_matching_has_filled_the_radiology_project_with_every_answer(seeded):
+    answers = dict(
+        ProjectInvitation.objects.filter(project__title="Imaging report explanations").values_list(
+            "expert__email", "status"
+        )
+    )
+    assert answers == {
+        "dr.haddad@demo.example": "accepted",
+        "dr.nakamura@demo.example": "declined",
+        "dr.rivera@demo.example": "pending",
+        "dr.lindqvist@demo.example": "pending",
+    }
+    assert ProjectMember.objects.get().expert.email == "dr.haddad@demo.example"
+    assert "Matching: 4 invitations (2 waiting for an answer)." in seeded

@@ -34,6 +34,9 @@ PEOPLE: list[tuple[str, str, str, bool, bool]] = [
     ("dr.rivera@demo.example", "Dr. Elena Rivera", UserRole.EXPERT, False, False),
     ("j.okafor@demo.example", "James Okafor, JD", UserRole.EXPERT, False, False),
     ("m.chen@demo.example", "Dr. Mei Chen", UserRole.EXPERT, False, False),
+    ("dr.haddad@demo.example", "Dr. Samir Haddad", UserRole.EXPERT, False, False),
+    ("dr.nakamura@demo.example", "Dr. Yuki Nakamura", UserRole.EXPERT, False, False),
+    ("dr.lindqvist@demo.example", "Dr. Anna Lindqvist", UserRole.EXPERT, False, False),
     ("owner@acme.example", "Olivia Owner", UserRole.LAB, False, False),
     ("manager@acme.example", "Manu Manager", UserRole.LAB, False, False),
     ("viewer@acme.example", "Vic Viewer", UserRole.LAB, False, False),
@@ -101,6 +104,10 @@ class Command(BaseCommand):
             experts_demo.seed(users)
             projects_demo.seed_projects(
                 organization=organization, manager=users["manager@acme.example"]
+            )
+            projects_demo.seed_matching(
+                accepting=users["dr.haddad@demo.example"],
+                keeps_pending=users["dr.rivera@demo.example"],
             )
         self.stdout.write(
             self.style.SUCCESS(f"Demo ready. Every account's password: {DEMO_PASSWORD}")
