@@ -37,9 +37,10 @@ from projects.matching.eligibility import (
     MATCHABLE_PROJECT_STATES,
     PROFICIENCY_ORDER,
     RULES,
-    SEAT_HOLDING_PROJECT_STATES,
     SENIORITY_ORDER,
+    hours_taking_invitations,
     normalised_name,
+    seat_holding_invitations,
     seat_hours,
 )
 from projects.matching.models import (
@@ -50,7 +51,7 @@ from projects.matching.models import (
 )
 from projects.models import Project, Task
 from projects.selectors import expected_annotations
-from projects.states import SEAT_HOLDING_INVITATION_STATES, InvitationStatus, MemberStatus
+from projects.states import SEAT_HOLDING_INVITATION_STATES, InvitationStatus
 from projects.task_types import task_type_for
 
 if TYPE_CHECKING:
@@ -142,10 +143,8 @@ def _open_projects(project_ids: list[int] | None, *, only_open: bool) -> list[Op
     ids = [project.pk for project in rows]
     # Two grouped counts rather than joins on the project query (invitations × tasks).
     held = dict(
-        ProjectInvitation.objects.filter(
-            project_id__in=ids, status__in=SEAT_HOLDING_INVITATION_STATES
-        )
-        .exclude(member__status=MemberStatus.REMOVED)
+        seat_holding_invitations()
+        .filter(project_id__in=ids)
         .order_by()
         .values("project_id")
         .annotate(n=Count("pk"))
@@ -288,12 +287,8 @@ class _Facts:
 
         self.held = np.zeros(n, dtype=np.int64)
         users, counts = _columns(
-            ProjectInvitation.objects.filter(
-                expert_id__in=readable,
-                status__in=SEAT_HOLDING_INVITATION_STATES,
-                project__status__in=SEAT_HOLDING_PROJECT_STATES,
-            )
-            .exclude(member__status=MemberStatus.REMOVED)
+            hours_taking_invitations()
+            .filter(expert_id__in=readable)
             .values("expert_id")
             .annotate(n=Count("pk")),
             "expert_id",

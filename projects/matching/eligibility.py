@@ -71,16 +71,24 @@ def related_domain_ids(domain: Domain) -> list[int]:
     return ids
 
 
+def seat_holding_invitations() -> QuerySet[ProjectInvitation]:
+    """Invitations that hold a seat: pending or accepted, unless the lab removed the member."""
+    return ProjectInvitation.objects.filter(status__in=SEAT_HOLDING_INVITATION_STATES).exclude(
+        member__status=MemberStatus.REMOVED
+    )
+
+
+def hours_taking_invitations() -> QuerySet[ProjectInvitation]:
+    """Seat-holding invitations on live projects: what counts against an expert's hours."""
+    return seat_holding_invitations().filter(project__status__in=SEAT_HOLDING_PROJECT_STATES)
+
+
 def held_seats(expert: Any) -> Subquery:
-    """How many seats the expert holds now: pending invitations and memberships (not removed)
-    on live projects. ``expert`` is a value or an OuterRef."""
+    """How many seats the expert holds now (``hours_taking_invitations``). ``expert`` is a
+    value or an OuterRef."""
     return Subquery(
-        ProjectInvitation.objects.filter(
-            expert=expert,
-            status__in=SEAT_HOLDING_INVITATION_STATES,
-            project__status__in=SEAT_HOLDING_PROJECT_STATES,
-        )
-        .exclude(member__status=MemberStatus.REMOVED)
+        hours_taking_invitations()
+        .filter(expert=expert)
         .order_by()
         .values("expert")
         .annotate(n=Count("pk"))

@@ -20,11 +20,11 @@ from marketplace.models import Organization, User
 from projects.access import LabActor
 from projects.markdown import render_markdown
 from projects.matching.candidates import load_pool
-from projects.matching.eligibility import RULE_REASONS
+from projects.matching.eligibility import RULE_REASONS, seat_holding_invitations
 from projects.matching.models import LabExclusion, MatchingRun, ProjectInvitation, ProjectMember
 from projects.matching.scoring import COMPONENTS, LABELS, WEIGHTS
 from projects.models import GuidelineVersion, Project
-from projects.states import MemberStatus
+from projects.states import InvitationStatus
 from projects.task_types import task_type_for
 
 GUIDELINES_SUMMARY_CHARACTERS = 1200
@@ -75,9 +75,13 @@ class SeatSummary:
 
 
 def seat_summary(*, project: Project) -> SeatSummary:
-    counts = project.invitations.exclude(member__status=MemberStatus.REMOVED).aggregate(
-        pending=Count("pk", filter=Q(status="pending")),
-        accepted=Count("pk", filter=Q(status="accepted")),
+    counts = (
+        seat_holding_invitations()
+        .filter(project=project)
+        .aggregate(
+            pending=Count("pk", filter=Q(status=InvitationStatus.PENDING)),
+            accepted=Count("pk", filter=Q(status=InvitationStatus.ACCEPTED)),
+        )
     )
     return SeatSummary(seats=project.seats, pending=counts["pending"], accepted=counts["accepted"])
 

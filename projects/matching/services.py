@@ -31,11 +31,11 @@ from projects.matching.models import (
     ProjectMember,
 )
 from projects.matching.scoring import COMPONENTS
+from projects.matching.selectors import seat_summary
 from projects.matching.solver import Problem, cut, solve
 from projects.matching.writer import Offer, offers_save
 from projects.models import Project
 from projects.states import (
-    SEAT_HOLDING_INVITATION_STATES,
     DeclineReason,
     InvitationSource,
     InvitationStatus,
@@ -344,15 +344,6 @@ def _expert_by_public_id(public_id: str) -> User:
     return profile.user
 
 
-def _open_seats(project: Project) -> int:
-    held = (
-        project.invitations.filter(status__in=SEAT_HOLDING_INVITATION_STATES)
-        .exclude(member__status=MemberStatus.REMOVED)
-        .count()
-    )
-    return project.seats - held
-
-
 def invitation_direct_create(
     *, actor: LabActor, project: Project, expert_public_id: str, ip_address: str | None = None
 ) -> ProjectInvitation:
@@ -369,7 +360,7 @@ def invitation_direct_create(
         )
         if locked.status not in LIVE_PROJECT_STATES:
             raise Conflict("Experts can be invited once the project is live.")
-        if _open_seats(locked) <= 0:
+        if seat_summary(project=locked).open <= 0:
             raise Conflict("Every seat is taken or offered: ask for more seats first.")
         failed = failed_rules(project=locked, expert=expert, direct=True)
         # The project's own requirements are named; the expert's private circumstances
