@@ -13,9 +13,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from marketplace.errors import NotFound
 from marketplace.views import client_ip
-from projects.access import LabActor
 from projects.api import (
     BAD_INPUT,
     CONFLICT,
@@ -55,13 +53,6 @@ def _invitation_data(project: Project, invitation: ProjectInvitation) -> object:
     if not rows:
         raise Http404()
     return InvitationSerializer(rows[0]).data
-
-
-def _invitation_of(actor: LabActor, project: Project, invitation_id: UUID) -> ProjectInvitation:
-    invitation = matching_selectors.invitation_for_lab(actor=actor, public_id=invitation_id)
-    if invitation.project_id != project.pk:
-        raise NotFound()
-    return invitation
 
 
 class ProjectInvitationListView(LabApiView):
@@ -131,7 +122,9 @@ class ProjectInvitationWithdrawView(LabApiView):
     )
     def post(self, request: Request, project_id: UUID, invitation_id: UUID) -> Response:
         project, actor = project_and_actor(request, project_id)
-        invitation = _invitation_of(actor, project, invitation_id)
+        invitation = matching_selectors.invitation_for_lab(
+            actor=actor, public_id=invitation_id, project=project
+        )
         invitation = matching_services.invitation_withdraw(
             actor=actor, invitation=invitation, ip_address=_ip(request)
         )

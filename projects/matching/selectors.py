@@ -196,9 +196,15 @@ def seat_rows(
     return rows
 
 
-def invitation_for_lab(*, actor: LabActor, public_id: Any) -> ProjectInvitation:
+def invitation_for_lab(
+    *, actor: LabActor, public_id: Any, project: Project | None = None
+) -> ProjectInvitation:
+    """The lab's invitation (on ``project``, when given); NotFound for any other."""
+    invitations = ProjectInvitation.objects.select_related("project", "expert__expert_profile")
+    if project is not None:
+        invitations = invitations.filter(project=project)
     try:
-        return ProjectInvitation.objects.select_related("project", "expert__expert_profile").get(
+        return invitations.get(
             public_id=_as_uuid(public_id), project__organization=actor.organization
         )
     except ProjectInvitation.DoesNotExist:

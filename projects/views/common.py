@@ -8,7 +8,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from marketplace.http import AuthenticatedHttpRequest
+from marketplace.errors import DomainError
+from marketplace.http import AuthenticatedHttpRequest, report
 from marketplace.states import MembershipRole
 from projects.access import LabActor, lab_actor_for_member
 from projects.models import Project
@@ -49,6 +50,17 @@ def forbidden(request: HttpRequest, message: str, back: str) -> HttpResponse:
     return render(
         request, "marketplace/forbidden.html", {"message": message, "back": back}, status=403
     )
+
+
+def refused_to_viewer(request: HttpRequest, actor: LabActor, what: str) -> bool:
+    """For a form only managers may send: True (with the refusal as a message) for a
+    viewer, before the form is read; False for managers."""
+    try:
+        actor.require_manager(what)
+    except DomainError as error:
+        report(request, error)
+        return True
+    return False
 
 
 def managers_only(

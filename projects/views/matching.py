@@ -8,7 +8,7 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -20,9 +20,14 @@ from projects.access import LabActor
 from projects.forms import DirectInviteForm, ExclusionForm, SeatsAddForm
 from projects.matching import selectors as matching_selectors
 from projects.matching import services as matching_services
-from projects.matching.models import ProjectInvitation
 from projects.models import Project
-from projects.views.common import actor_and_project, lab_actor, lab_context, project_url
+from projects.views.common import (
+    actor_and_project,
+    lab_actor,
+    lab_context,
+    project_url,
+    refused_to_viewer,
+)
 
 
 def _experts_url(project: Project) -> str:
@@ -90,10 +95,7 @@ def seat_summary(
 def seats_add(request: AuthenticatedHttpRequest, slug: str, project_id: uuid.UUID) -> HttpResponse:
     actor, project = actor_and_project(request, slug, project_id)
     back = _experts_url(project)
-    try:
-        actor.require_manager("ask for more seats")
-    except DomainError as error:
-        report(request, error)
+    if refused_to_viewer(request, actor, "ask for more seats"):
         return redirect(back)
     form = SeatsAddForm(request.POST)
     if form.is_valid():
@@ -125,10 +127,7 @@ def invite_direct(
 ) -> HttpResponse:
     actor, project = actor_and_project(request, slug, project_id)
     back = _experts_url(project)
-    try:
-        actor.require_manager("invite experts")
-    except DomainError as error:
-        report(request, error)
+    if refused_to_viewer(request, actor, "invite experts"):
         return redirect(back)
     form = DirectInviteForm(request.POST)
     if form.is_valid():
@@ -156,23 +155,15 @@ def invite_direct(
     return _render_experts(request, actor, project, invite_form=form, status=400)
 
 
-def _invitation_of(
-    actor: LabActor, project: Project, invitation_id: uuid.UUID
-) -> ProjectInvitation:
-    """The lab's invitation, if it belongs to ``project`` (404 otherwise)."""
-    invitation = matching_selectors.invitation_for_lab(actor=actor, public_id=invitation_id)
-    if invitation.project_id != project.pk:
-        raise Http404()
-    return invitation
-
-
 @login_required
 @require_POST
 def invitation_withdraw(
     request: AuthenticatedHttpRequest, slug: str, project_id: uuid.UUID, invitation_id: uuid.UUID
 ) -> HttpResponse:
     actor, project = actor_and_project(request, slug, project_id)
-    invitation = _invitation_of(actor, project, invitation_id)
+    invitation = matching_selectors.invitation_for_lab(
+        actor=actor, public_id=invitation_id, project=project
+    )
     try:
         matching_services.invitation_withdraw(
             actor=actor, invitation=invitation, ip_address=client_ip(request)
@@ -216,10 +207,7 @@ def project_exclusion_create(
 ) -> HttpResponse:
     """Exclude an expert listed on the project's page from all the lab's projects."""
     actor, project = actor_and_project(request, slug, project_id)
-    try:
-        actor.require_manager("exclude experts")
-    except DomainError as error:
-        report(request, error)
+    if refused_to_viewer(request, actor, "exclude experts"):
         return redirect(_experts_url(project))
     form = ExclusionForm(request.POST)
     if form.is_valid():
@@ -251,10 +239,7 @@ def exclusion_list(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse
     actor = lab_actor(request, slug)
     if request.method != "POST":
         return _render_exclusions(request, actor, ExclusionForm())
-    try:
-        actor.require_manager("exclude experts")
-    except DomainError as error:
-        report(request, error)
+    if refused_to_viewer(request, actor, "exclude experts"):
         return redirect(_exclusions_url(actor))
     form = ExclusionForm(request.POST)
     if form.is_valid():

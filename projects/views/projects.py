@@ -48,6 +48,7 @@ from projects.views.common import (
     lab_context,
     managers_only,
     project_url,
+    refused_to_viewer,
 )
 
 # The lifecycle actions a project page offers: service, success message, and whether the
@@ -369,10 +370,7 @@ def project_fund(
 ) -> HttpResponse:
     actor, project = actor_and_project(request, slug, project_id)
     detail = project_url("detail", project)
-    try:
-        actor.require_manager("fund projects")
-    except DomainError as error:
-        report(request, error)
+    if refused_to_viewer(request, actor, "fund projects"):
         return redirect(detail)
     form = FundForm(request.POST)
     if form.is_valid():
@@ -406,10 +404,7 @@ def guidelines_publish(
     request: AuthenticatedHttpRequest, slug: str, project_id: uuid.UUID
 ) -> HttpResponse:
     actor, project = actor_and_project(request, slug, project_id)
-    try:
-        actor.require_manager("change guidelines")
-    except DomainError as error:
-        report(request, error)
+    if refused_to_viewer(request, actor, "change guidelines"):
         return redirect(project_url("detail", project))
     form = GuidelinesForm(request.POST)
     if form.is_valid():
