@@ -61,10 +61,14 @@ def _link_template() -> str:
     return reverse("expert_invitation", kwargs={"invitation_id": _PLACEHOLDER})
 
 
+def invitation_link_for(public_id: str) -> str:
+    """The expert's page of the invitation with this id (the URL is reversed once: a run
+    links thousands)."""
+    return _link_template().replace(str(_PLACEHOLDER), public_id)
+
+
 def invitation_link(invitation: ProjectInvitation) -> str:
-    """The expert's page of the invitation (the URL is reversed once: a run links
-    thousands)."""
-    return _link_template().replace(str(_PLACEHOLDER), str(invitation.public_id))
+    return invitation_link_for(str(invitation.public_id))
 
 
 def _expires_at(now: datetime) -> datetime:
@@ -177,8 +181,7 @@ def matching_run(*, trigger: str, started_by: User | None = None) -> MatchingRun
                 expires_at=_expires_at(now),
                 weekly_hours=seat_hours(),
                 texts={o.project.pk: _invitation_offer_text(o.project)[:500] for o in offers},
-                link_template=_link_template(),
-                link_placeholder=str(_PLACEHOLDER),
+                link_for=invitation_link_for,
             )
             run.status = RunStatus.FINISHED
             run.finished_at = timezone.now()

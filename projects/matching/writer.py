@@ -12,7 +12,7 @@ import io
 import json
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -74,13 +74,12 @@ def offers_save(
     expires_at: datetime,
     weekly_hours: int,
     texts: dict[int, str],
-    link_template: str,
-    link_placeholder: str,
+    link_for: Callable[[str], str],
 ) -> None:
     """Insert an invitation and a notification per offer; queue the e-mails on commit.
 
     Call inside the run's transaction. ``texts`` holds the notification text per project;
-    a link is ``link_template`` with ``link_placeholder`` replaced by the invitation's id.
+    ``link_for`` gives the expert's link to an invitation from its id.
     """
     public_ids = _uuid4s(len(offers))
     if connection.vendor != "postgresql":
@@ -109,7 +108,7 @@ def offers_save(
                     recipient_id=invitation.expert_id,
                     kind=INVITED,
                     text=texts[invitation.project_id],
-                    link=link_template.replace(link_placeholder, str(invitation.public_id)),
+                    link=link_for(str(invitation.public_id)),
                     created_at=now,
                 )
                 for invitation in invitations
@@ -163,7 +162,7 @@ def offers_save(
         [
             f"{stamp},{stamp},{offer.expert_id},{_quoted(INVITED)},"
             f"{quoted_texts[offer.project.pk]},"
-            f"{_quoted(link_template.replace(link_placeholder, public_id))},,t,\n"
+            f"{_quoted(link_for(public_id))},,t,\n"
             for offer, public_id in zip(offers, public_ids, strict=True)
         ],
     )
