@@ -21,7 +21,7 @@ from projects import selectors, services
 from projects.matching import selectors as matching_selectors
 from projects.matching import services as matching_services
 from projects.matching.models import ProjectInvitation
-from projects.states import DeclineReason, InvitationStatus, ProjectStatus
+from projects.states import DeclineReason, InvitationStatus
 
 HISTORY_PER_PAGE = 25
 MEMBERSHIPS_PER_PAGE = 25
@@ -39,32 +39,6 @@ class DeclineForm(forms.Form):
     )
 
 
-def _closed_reason(invitation: ProjectInvitation, now: Any) -> str:
-    """Why a pending invitation can no longer be answered; empty when it still can."""
-    if invitation.status != InvitationStatus.PENDING:
-        return ""
-    if invitation.expires_at <= now:
-        return "This invitation has expired: the seat goes back to the next matching run."
-    status = invitation.project.status
-    if status == ProjectStatus.PAUSED:
-        return "The lab has paused this project, so it takes no new experts for now."
-    if status != ProjectStatus.ACTIVE:
-        return "This project is no longer taking experts."
-    return ""
-
-
-def _refuse_closed(
-    request: AuthenticatedHttpRequest, invitation: ProjectInvitation
-) -> HttpResponse | None:
-    """Send the expert back to the offer with the reason when it can no longer be answered
-    (the page shows no buttons then; this covers a stale tab)."""
-    closed = _closed_reason(invitation, timezone.now())
-    if not closed:
-        return None
-    messages.error(request, closed)
-    return redirect("expert_invitation", invitation_id=invitation.public_id)
-
-
 @login_required
 @require_GET
 def invitation_list(request: AuthenticatedHttpRequest) -> HttpResponse:
@@ -78,7 +52,13 @@ def invitation_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         HISTORY_PER_PAGE,
     ).get_page(request.GET.get("page"))
     context = {
-        "pending": [(invitation, _closed_reason(invitation, now)) for invitation in pending],
+        "pending": [
+            (
+                invitation,
+                matching_selectors.invitation_closed_reason(invitation=invitation, now=now),
+            )
+            for invitation in pending
+        ],
         "page": history,
         "now": now,
     }
@@ -91,7 +71,7 @@ def _render_invitation(
     form: DeclineForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    closed = _closed_reason(invitation, timezone.now())
+    closed = matching_selectors.invitation_closed_reason(invitation=invitation, now=timezone.now())
     context = {
         "invitation": invitation,
         "offer": matching_selectors.invitation_offer(invitation=invitation),
@@ -120,9 +100,6 @@ def invitation_accept(request: AuthenticatedHttpRequest, invitation_id: Any) -> 
     invitation = matching_selectors.invitation_for_expert(
         expert=request.user, public_id=invitation_id
     )
-    refused = _refuse_closed(request, invitation)
-    if refused is not None:
-        return refused
     try:
         member = matching_services.invitation_accept(expert=request.user, invitation=invitation)
     except DomainError as error:
@@ -142,9 +119,6 @@ def invitation_decline(request: AuthenticatedHttpRequest, invitation_id: Any) ->
     invitation = matching_selectors.invitation_for_expert(
         expert=request.user, public_id=invitation_id
     )
-    refused = _refuse_closed(request, invitation)
-    if refused is not None:
-        return refused
     form = DeclineForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Nothing was sent. Choose a reason to decline.")

@@ -24,7 +24,7 @@ from projects.matching.eligibility import RULE_REASONS, seat_holding_invitations
 from projects.matching.models import LabExclusion, MatchingRun, ProjectInvitation, ProjectMember
 from projects.matching.scoring import COMPONENTS, LABELS, WEIGHTS
 from projects.models import GuidelineVersion, Project
-from projects.states import InvitationStatus
+from projects.states import InvitationStatus, ProjectStatus
 from projects.task_types import task_type_for
 
 GUIDELINES_SUMMARY_CHARACTERS = 1200
@@ -250,6 +250,22 @@ def invitations_for_expert(*, expert: User) -> QuerySet[ProjectInvitation]:
         .alias(is_pending=Case(When(status="pending", then=Value(0)), default=Value(1)))
         .order_by("is_pending", "-created_at")
     )
+
+
+def invitation_closed_reason(*, invitation: ProjectInvitation, now: datetime) -> str:
+    """Why a pending invitation can no longer be answered (expired, project paused or
+    closed); empty when it still can, or when it is not pending. Pages show it instead of the
+    buttons; the answering services refuse with it."""
+    if invitation.status != InvitationStatus.PENDING:
+        return ""
+    if invitation.expires_at <= now:
+        return "This invitation has expired: the seat goes back to the next matching run."
+    status = invitation.project.status
+    if status == ProjectStatus.PAUSED:
+        return "The lab has paused this project, so it takes no new experts for now."
+    if status != ProjectStatus.ACTIVE:
+        return "This project is no longer taking experts."
+    return ""
 
 
 def invitation_for_expert(*, expert: User, public_id: Any) -> ProjectInvitation:

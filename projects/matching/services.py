@@ -31,7 +31,7 @@ from projects.matching.models import (
     ProjectMember,
 )
 from projects.matching.scoring import COMPONENTS
-from projects.matching.selectors import seat_summary
+from projects.matching.selectors import invitation_closed_reason, seat_summary
 from projects.matching.solver import Problem, cut, solve
 from projects.matching.writer import Offer, offers_save
 from projects.models import Project
@@ -233,12 +233,12 @@ def invitations_expire(*, now: datetime | None = None) -> int:
 
 
 class _Expired(Exception):
-    pass
+    """The invitation ran out of time: mark it expired (outside the failed transaction)."""
 
 
 def _lock_pending(*, expert: User, invitation: ProjectInvitation) -> ProjectInvitation:
     """The invitation, row-locked, if it belongs to ``expert`` and may still be answered.
-    Call inside a transaction, through ``_answering``."""
+    Call inside a transaction."""
     locked = (
         ProjectInvitation.objects.select_for_update(of=("self",))
         .select_related("project", "project__domain", "project__organization")
@@ -249,21 +249,21 @@ def _lock_pending(*, expert: User, invitation: ProjectInvitation) -> ProjectInvi
         raise NotFound()
     if locked.status != InvitationStatus.PENDING:
         raise Conflict(f"This invitation is {locked.get_status_display().lower()} already.")
-    if locked.expires_at <= timezone.now():
-        raise _Expired()
-    if locked.project.status == ProjectStatus.PAUSED:
-        raise Conflict("The lab has paused this project, so it takes no new experts for now.")
-    if locked.project.status != ProjectStatus.ACTIVE:
-        raise Conflict("This project is no longer taking experts.")
+    now = timezone.now()
+    closed = invitation_closed_reason(invitation=locked, now=now)
+    if closed and locked.expires_at <= now:
+        raise _Expired(closed)
+    if closed:
+        raise Conflict(closed)
     return locked
 
 
-def _expire_one(invitation: ProjectInvitation) -> None:
+def _expire_one(invitation: ProjectInvitation, expired: _Expired) -> None:
     ProjectInvitation.objects.filter(pk=invitation.pk, status=InvitationStatus.PENDING).update(
         status=InvitationStatus.EXPIRED, updated_at=timezone.now()
     )
     matching_run_request(trigger=RunTrigger.CAPACITY_FREED)
-    raise Conflict("This invitation has expired; the seat went back to the pool.")
+    raise Conflict(str(expired))
 
 
 def invitation_accept(*, expert: User, invitation: ProjectInvitation) -> ProjectMember:
@@ -288,8 +288,8 @@ def invitation_accept(*, expert: User, invitation: ProjectInvitation) -> Project
                 organization=locked.project.organization,
                 after={"project": str(locked.project.public_id)},
             )
-    except _Expired:
-        _expire_one(invitation)
+    except _Expired as expired:
+        _expire_one(invitation, expired)
     invitation.refresh_from_db()
     return member
 
@@ -327,8 +327,8 @@ def invitation_decline(
                 after={"reason": reason},
             )
             matching_run_request(trigger=RunTrigger.CAPACITY_FREED)
-    except _Expired:
-        _expire_one(invitation)
+    except _Expired as expired:
+        _expire_one(invitation, expired)
     invitation.refresh_from_db()
     return invitation
 
