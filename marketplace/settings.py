@@ -191,6 +191,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "projects.tasks.expire_project_invitations",
         "schedule": crontab(minute="*/10"),
     },
+    "return-expired-leases": {
+        "task": "projects.tasks.return_expired_leases",
+        "schedule": crontab(minute="*"),
+    },
+    "auto-accept-annotations": {
+        "task": "projects.tasks.auto_accept_annotations",
+        "schedule": crontab(minute=40),
+    },
     "requeue-lost-webhook-deliveries": {
         "task": "projects.tasks.requeue_webhook_deliveries",
         "schedule": crontab(minute="*/5"),

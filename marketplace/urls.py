@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from marketplace import views
 from projects import expert_views as project_expert_views
+from projects import history_views, workspace_views
 
 # The admin's own login would bypass allauth (and so MFA): send it through allauth instead.
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
@@ -45,6 +46,8 @@ urlpatterns = [
         project_expert_views.invitation_decline,
         name="expert_invitation_decline",
     ),
+    *workspace_views.urlpatterns,
+    *history_views.urlpatterns,
     path("expert/", include("experts.urls")),
     path("labs/", views.lab_home, name="lab_home"),
     path("labs/<slug:slug>/", views.lab_dashboard, name="lab_dashboard"),

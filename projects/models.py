@@ -14,8 +14,10 @@ from experts.models import Domain
 from experts.states import Proficiency, Seniority
 from marketplace.models import Organization, TimeStampedModel
 from projects.states import (
+    AiPolicy,
     AnnotationStatus,
     DeliveryStatus,
+    DispatchOrder,
     ImportFormat,
     ImportKind,
     ImportStatus,
@@ -77,6 +79,20 @@ class Project(TimeStampedModel):
     )
     # Current guidelines version number (0: none yet), and the newest version the lab marked
     # as material: experts who acknowledged an older one must re-read before their next task.
+    # Workspace: how long a task stays with an expert, in which order tasks go out, what the
+    # experts may use, and when unreviewed work is accepted without the lab.
+    lease_minutes = models.PositiveSmallIntegerField(
+        default=30, validators=[MinValueValidator(5), MaxValueValidator(240)]
+    )
+    dispatch_order = models.CharField(
+        max_length=8, choices=DispatchOrder.choices, default=DispatchOrder.DEPTH
+    )
+    ai_policy = models.CharField(
+        max_length=10, choices=AiPolicy.choices, default=AiPolicy.FORBIDDEN
+    )
+    auto_accept_days = models.PositiveSmallIntegerField(
+        default=7, validators=[MaxValueValidator(90)]
+    )
     guidelines_version = models.PositiveIntegerField(default=0)
     material_guidelines_version = models.PositiveIntegerField(default=0)
     activated_at = models.DateTimeField(null=True, blank=True)
@@ -98,6 +114,17 @@ class Project(TimeStampedModel):
             models.CheckConstraint(
                 condition=Q(min_gold_accuracy_percent__lte=100),
                 name="project_min_gold_accuracy_percent",
+            ),
+            models.CheckConstraint(
+                condition=Q(lease_minutes__gte=5, lease_minutes__lte=240),
+                name="project_lease_5_to_240_minutes",
+            ),
+            models.CheckConstraint(
+                condition=Q(dispatch_order__in=DispatchOrder.values),
+                name="project_dispatch_order_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(ai_policy__in=AiPolicy.values), name="project_ai_policy_valid"
             ),
         ]
 
@@ -236,14 +263,25 @@ class TaskImport(TimeStampedModel):
 
 
 class Task(models.Model):
-    """One item to annotate. ``data`` follows the project's task-type input schema."""
+    """One item to annotate. ``data`` follows the project's task-type input schema.
+
+    ``reserved_count`` is the dispatch counter: annotations that count plus live leases. It
+    changes only in the same transaction as the lease or annotation it counts, and a claim
+    raises it only while it is below the project's overlap, so a regular task never has more
+    answers in flight than the lab pays for. Gold tasks go to every expert once and keep it
+    at zero.
+    """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
     external_id = models.CharField(max_length=200)
     data = models.JSONField()
     is_gold = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=TaskStatus.choices, default=TaskStatus.OPEN)
+    priority = models.SmallIntegerField(default=0)
     annotation_count = models.PositiveSmallIntegerField(default=0)
+    reserved_count = models.PositiveSmallIntegerField(default=0)
+    # 1 − the share of the most common overall answer; None until two answers exist.
+    disagreement = models.FloatField(null=True, blank=True)
     source_import = models.ForeignKey(
         TaskImport, on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks"
     )
@@ -251,13 +289,31 @@ class Task(models.Model):
 
     class Meta:
         ordering: ClassVar = ["id"]
-        indexes: ClassVar = [models.Index(fields=["project", "is_gold", "status", "id"])]
+        indexes: ClassVar = [
+            models.Index(fields=["project", "is_gold", "status", "id"]),
+            # The claim's two orders, each read from the boundary ``reserved < overlap`` on:
+            # the cost of a claim does not depend on how many tasks the project holds.
+            models.Index(
+                fields=["project", "is_gold", "-reserved_count", "-priority", "id"],
+                condition=Q(status="open"),
+                name="task_dispatch_depth",
+            ),
+            models.Index(
+                fields=["project", "is_gold", "reserved_count", "-priority", "id"],
+                condition=Q(status="open"),
+                name="task_dispatch_breadth",
+            ),
+        ]
         constraints: ClassVar = [
             models.UniqueConstraint(
                 fields=["project", "external_id"], name="task_unique_external_id"
             ),
             models.CheckConstraint(
                 condition=Q(status__in=TaskStatus.values), name="task_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(reserved_count__gte=models.F("annotation_count")) | Q(is_gold=True),
+                name="task_reserved_covers_annotations",
             ),
         ]
 
@@ -277,8 +333,14 @@ class GoldAnswer(TimeStampedModel):
 
 
 class Annotation(TimeStampedModel):
-    """An expert's result for one task, made under one guidelines version."""
+    """An expert's result for one task, made under one guidelines version.
 
+    ``time_spent_seconds`` is active time (the page visible and in use), not wall time. The
+    AI-assistance signals are what the page saw: pastes into answer fields, times the page
+    lost focus, and the expert's disclosure when the project asks for one.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     task = models.ForeignKey(Task, on_delete=models.PROTECT, related_name="annotations")
     project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="annotations")
     expert = models.ForeignKey(
@@ -288,15 +350,33 @@ class Annotation(TimeStampedModel):
     confidence = models.PositiveSmallIntegerField(validators=[MaxValueValidator(100)])
     is_edge_case = models.BooleanField(default=False)
     edge_case_note = models.TextField(blank=True)
+    edge_case_resolved_at = models.DateTimeField(null=True, blank=True)
+    edge_case_reply = models.TextField(blank=True)
     guidelines_version = models.PositiveIntegerField()
     time_spent_seconds = models.PositiveIntegerField(default=0)
+    paste_count = models.PositiveIntegerField(default=0)
+    pasted_chars = models.PositiveIntegerField(default=0)
+    focus_loss_count = models.PositiveIntegerField(default=0)
+    ai_used = models.BooleanField(null=True, blank=True)
+    ai_disclosure = models.TextField(blank=True)
+    edit_count = models.PositiveIntegerField(default=0)
     status = models.CharField(
         max_length=16, choices=AnnotationStatus.choices, default=AnnotationStatus.SUBMITTED
     )
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering: ClassVar = ["id"]
-        indexes: ClassVar = [models.Index(fields=["project", "expert"])]
+        indexes: ClassVar = [
+            models.Index(fields=["project", "expert"]),
+            models.Index(fields=["project", "status", "submitted_at"]),
+            models.Index(
+                fields=["project", "submitted_at"],
+                condition=Q(is_edge_case=True),
+                name="annotation_edge_cases",
+            ),
+        ]
         constraints: ClassVar = [
             models.UniqueConstraint(fields=["task", "expert"], name="annotation_one_per_expert"),
             models.CheckConstraint(
@@ -381,6 +461,8 @@ from projects.matching.models import (  # noqa: E402
 
 __all__ = [
     "Annotation",
+    "AnnotationReview",
+    "Assignment",
     "ExpertDomainRecord",
     "GoldAnswer",
     "GuidelineAcknowledgement",
@@ -397,3 +479,5 @@ __all__ = [
     "WebhookDelivery",
     "WebhookEndpoint",
 ]
+from projects.dispatch.models import Assignment  # noqa: E402
+from projects.review.models import AnnotationReview  # noqa: E402

@@ -49,6 +49,7 @@ class AnnotationStatus(models.TextChoices):
     SUBMITTED = "submitted", "Submitted"
     ACCEPTED = "accepted", "Accepted"
     REJECTED = "rejected", "Rejected"
+    REVISION = "revision", "Sent back for revision"
 
 
 class ImportKind(models.TextChoices):
@@ -134,3 +135,60 @@ class RunTrigger(models.TextChoices):
     CAPACITY_FREED = "capacity_freed", "An expert or a seat became free"
     SCHEDULE = "schedule", "Schedule"
     STAFF = "staff", "Started by staff"
+
+
+# Workspace (DESIGN.md, flows 3 and 5) ------------------------------------------------------
+
+
+class DispatchOrder(models.TextChoices):
+    DEPTH = "depth", "Finish started tasks first"
+    BREADTH = "breadth", "Spread answers across tasks first"
+
+
+class AiPolicy(models.TextChoices):
+    FORBIDDEN = "forbidden", "AI tools are not allowed"
+    ALLOWED = "allowed", "AI tools are allowed"
+    DISCLOSED = "disclosed", "AI tools are allowed if disclosed"
+
+
+class AssignmentStatus(models.TextChoices):
+    LEASED = "leased", "Leased"
+    SUBMITTED = "submitted", "Submitted"
+    SKIPPED = "skipped", "Skipped"
+    EXPIRED = "expired", "Lease expired"
+
+
+class SkipReason(models.TextChoices):
+    OUTSIDE_EXPERTISE = "outside_expertise", "Outside my expertise"
+    UNCLEAR = "unclear", "The task is unclear or broken"
+    CONFLICT = "conflict", "I have a conflict of interest"
+    TOO_LONG = "too_long", "Too long for me right now"
+    OTHER = "other", "Another reason"
+
+
+class ReviewDecision(models.TextChoices):
+    ACCEPT = "accept", "Accepted"
+    REJECT = "reject", "Rejected"
+    REVISE = "revise", "Sent back for revision"
+
+
+# DESIGN.md, flow 5: submitted → accepted | rejected | revision requested; a revision comes
+# back as submitted. Accepted and rejected are final here (disputes belong to payments).
+ANNOTATION_TRANSITIONS: dict[str, frozenset[str]] = {
+    AnnotationStatus.SUBMITTED: frozenset(
+        {AnnotationStatus.ACCEPTED, AnnotationStatus.REJECTED, AnnotationStatus.REVISION}
+    ),
+    AnnotationStatus.REVISION: frozenset({AnnotationStatus.SUBMITTED}),
+    AnnotationStatus.ACCEPTED: frozenset(),
+    AnnotationStatus.REJECTED: frozenset(),
+}
+# The expert may still change their answer while it waits for (or was sent back by) review.
+EDITABLE_ANNOTATION_STATES = frozenset({AnnotationStatus.SUBMITTED, AnnotationStatus.REVISION})
+# Projects whose experts may take new tasks.
+DISPATCH_PROJECT_STATES = frozenset({ProjectStatus.ACTIVE})
+# Projects whose experts may still hand in what they hold (a pause stops new leases only).
+SUBMIT_PROJECT_STATES = frozenset({ProjectStatus.ACTIVE, ProjectStatus.PAUSED})
+
+
+def annotation_can_transition(current: str, target: str) -> bool:
+    return target in ANNOTATION_TRANSITIONS.get(current, frozenset())

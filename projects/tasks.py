@@ -48,3 +48,26 @@ def expire_project_invitations() -> int:
     from projects.matching.services import invitations_expire
 
     return invitations_expire()
+
+
+@shared_task(soft_time_limit=120, time_limit=150)
+def return_expired_leases() -> int:
+    """Give the slots of leases past their time back to their tasks (beat, every minute;
+    claims also return a few before they look for a task)."""
+    from projects.dispatch.services import leases_return_expired
+
+    returned = 0
+    while batch := leases_return_expired(limit=1000):
+        returned += batch
+    return returned
+
+
+@shared_task(soft_time_limit=300, time_limit=330)
+def auto_accept_annotations() -> int:
+    """Accept annotations left unreviewed past their project's auto-accept days (beat)."""
+    from projects.review.services import annotations_auto_accept
+
+    accepted = 0
+    while batch := annotations_auto_accept():
+        accepted += batch
+    return accepted

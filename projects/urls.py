@@ -1,6 +1,6 @@
 """Lab pages for projects, under /labs/<slug>/projects/."""
 
-from projects.views import imports, matching, projects, tasks, webhooks
+from projects.views import imports, matching, projects, review, tasks, webhooks
 
 app_name = "projects"
 urlpatterns = [
@@ -9,4 +9,5 @@ urlpatterns = [
     *imports.urlpatterns,
     *webhooks.urlpatterns,
     *matching.urlpatterns,
+    *review.urlpatterns,
 ]

@@ -1,0 +1,579 @@
+"""Every write of the workspace: claiming the next task, keeping drafts and leases alive,
+submitting, skipping and editing answers, and returning expired leases to the pool.
+
+Lock order, everywhere: the assignment row, then the task row. A claim locks only the task
+it takes (``SKIP LOCKED``, so claimers never queue behind one another) and inserts its new
+assignment; expired leases are returned in their own short transaction before it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Exists, F, Max, Min, OuterRef
+from django.utils import timezone
+
+from marketplace.errors import Conflict, InvalidInput
+from marketplace.models import User
+from projects.dispatch.models import Assignment
+from projects.matching.models import ProjectMember
+from projects.models import Annotation, Project, Task
+from projects.selectors import guidelines_acknowledgement_required
+from projects.states import (
+    DISPATCH_PROJECT_STATES,
+    EDITABLE_ANNOTATION_STATES,
+    SUBMIT_PROJECT_STATES,
+    AiPolicy,
+    AnnotationStatus,
+    AssignmentStatus,
+    DispatchOrder,
+    MemberStatus,
+    SkipReason,
+    TaskStatus,
+    WebhookEvent,
+    annotation_can_transition,
+)
+from projects.task_types import task_type_for
+
+# The task in hand and the one the page prefetched while the expert works on it.
+LIVE_LEASES_PER_EXPERT = 2
+# Expired leases a claim returns to the pool before it looks for a task (the beat task
+# sweeps the rest); bounded so one claim's cost stays flat.
+EXPIRED_RETURNED_PER_CLAIM = 20
+# Heartbeats may not add more active time than this, nor more than the time since the last.
+MAX_ACTIVE_SECONDS_PER_SAVE = 600
+ACTIVE_TIME_SLACK_SECONDS = 5
+MAX_DRAFT_CHARS = 200_000
+
+
+class GuidelinesNotAcknowledged(Conflict):
+    """The project's guidelines changed materially since the expert last acknowledged them."""
+
+
+class SubmittedTooLate(Conflict):
+    """The lease had expired and the task got all its answers meanwhile; the work was kept
+    as a draft."""
+
+
+@dataclass(frozen=True)
+class PageSignals:
+    """What the annotation page measured since its last save (all deltas, never totals)."""
+
+    active_seconds: int = 0
+    pastes: int = 0
+    pasted_chars: int = 0
+    focus_losses: int = 0
+
+    @classmethod
+    def from_mapping(cls, data: Any) -> PageSignals:
+        """Read the four counters from a form or JSON body; a missing or bad value is 0."""
+
+        def number(key: str) -> int:
+            try:
+                value = int(str(data.get(key, 0) or 0))
+            except (TypeError, ValueError):
+                return 0
+            return max(0, min(value, 1_000_000))
+
+        return cls(
+            active_seconds=number("active_seconds"),
+            pastes=number("pastes"),
+            pasted_chars=number("pasted_chars"),
+            focus_losses=number("focus_losses"),
+        )
+
+
+# Claiming ----------------------------------------------------------------------------------
+
+
+def _lease_length(project: Project) -> timedelta:
+    return timedelta(minutes=project.lease_minutes)
+
+
+def work_refusal(*, expert: User, project: Project) -> str | None:
+    """Why the expert may not take a new task on the project now (None when they may)."""
+    if project.status not in DISPATCH_PROJECT_STATES:
+        return f"“{project.title}” is {project.get_status_display().lower()}: no new tasks for now."
+    member = (
+        ProjectMember.objects.filter(project=project, expert=expert)
+        .values_list("status", "status_reason")
+        .first()
+    )
+    if member is None or member[0] == MemberStatus.REMOVED:
+        return "You are not on this project."
+    if member[0] == MemberStatus.PAUSED:
+        reason = f" {member[1]}" if member[1] else ""
+        return f"Your work on this project is paused.{reason}"
+    return None
+
+
+def _require_may_work(*, expert: User, project: Project) -> None:
+    refusal = work_refusal(expert=expert, project=project)
+    if refusal is not None:
+        raise Conflict(refusal)
+    if guidelines_acknowledgement_required(expert=expert, project=project):
+        raise GuidelinesNotAcknowledged(
+            "The guidelines changed. Read and acknowledge them before your next task."
+        )
+
+
+def leases_return_expired(*, project: Project | None = None, limit: int = 500) -> int:
+    """Mark up to ``limit`` expired leases as expired and give their slots back to their
+    tasks. Leases another transaction holds are skipped (it is renewing or submitting them).
+    Return how many were returned."""
+    now = timezone.now()
+    with transaction.atomic():
+        expired = Assignment.objects.filter(status=AssignmentStatus.LEASED, expires_at__lt=now)
+        if project is not None:
+            expired = expired.filter(project=project)
+        rows = list(
+            expired.select_for_update(skip_locked=True)
+            .order_by("expires_at")
+            .values_list("pk", "task_id", "holds_slot")[:limit]
+        )
+        if not rows:
+            return 0
+        Assignment.objects.filter(pk__in=[pk for pk, _, _ in rows]).update(
+            status=AssignmentStatus.EXPIRED, holds_slot=False, updated_at=now
+        )
+        freed = Counter(task_id for _, task_id, holds in rows if holds)
+        for task_id in sorted(freed):  # tasks in pk order, as every other writer
+            Task.objects.filter(pk=task_id).update(
+                reserved_count=F("reserved_count") - freed[task_id]
+            )
+    return len(rows)
+
+
+def _gold_candidate(*, expert: User, project: Project) -> Task | None:
+    """A gold task the expert has not had, starting from a random point so experts do not
+    meet the gold tasks in the same order."""
+    bounds = Task.objects.filter(project=project, is_gold=True).aggregate(
+        low=Min("id"), high=Max("id")
+    )
+    if bounds["low"] is None:
+        return None
+    pivot = bounds["low"] + secrets.randbelow(bounds["high"] - bounds["low"] + 1)
+    unseen = Task.objects.filter(project=project, is_gold=True).exclude(
+        Exists(Assignment.objects.filter(task=OuterRef("pk"), expert=expert))
+    )
+    return (
+        unseen.filter(id__gte=pivot).order_by("id").first()
+        or unseen.filter(id__lt=pivot).order_by("id").first()
+    )
+
+
+def _regular_candidate(*, expert: User, project: Project) -> Task | None:
+    """Lock the first task that still has room, that the expert never had, in the project's
+    order. Tasks other claimers hold locked are skipped, not waited for."""
+    order = (
+        ("-reserved_count", "-priority", "id")
+        if project.dispatch_order == DispatchOrder.DEPTH
+        else ("reserved_count", "-priority", "id")
+    )
+    return (
+        Task.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(
+            project=project,
+            is_gold=False,
+            status=TaskStatus.OPEN,
+            reserved_count__lt=project.overlap,
+        )
+        .exclude(Exists(Assignment.objects.filter(task=OuterRef("pk"), expert=expert)))
+        .order_by(*order)
+        .only("id", "reserved_count")
+        .first()
+    )
+
+
+def _live_leases(*, expert: User, project: Project, now: datetime) -> list[Assignment]:
+    return list(
+        Assignment.objects.filter(
+            expert=expert, project=project, status=AssignmentStatus.LEASED, expires_at__gt=now
+        )
+        .select_related("task")
+        .order_by("leased_at", "id")[:LIVE_LEASES_PER_EXPERT]
+    )
+
+
+def _claim_new(*, expert: User, project: Project, now: datetime) -> Assignment | None:
+    """Lease a task the expert never had: a gold one at the project's gold rate, otherwise
+    the first regular task with room in the project's order."""
+    leases_return_expired(project=project, limit=EXPIRED_RETURNED_PER_CLAIM)
+    wants_gold = secrets.randbelow(100) < project.gold_rate_percent
+    with transaction.atomic():
+        task = _gold_candidate(expert=expert, project=project) if wants_gold else None
+        holds_slot = False
+        if task is None:
+            task = _regular_candidate(expert=expert, project=project)
+            if task is None:
+                return None
+            # The row is locked on PostgreSQL; the condition still guards databases without
+            # row locks, where a racing claim may have filled the task since the read.
+            taken = Task.objects.filter(pk=task.pk, reserved_count__lt=project.overlap).update(
+                reserved_count=F("reserved_count") + 1
+            )
+            if not taken:
+                return None
+            holds_slot = True
+        return Assignment.objects.create(
+            task=task,
+            project=project,
+            expert=expert,
+            holds_slot=holds_slot,
+            leased_at=now,
+            expires_at=now + _lease_length(project),
+        )
+
+
+def task_claim(*, expert: User, project: Project) -> Assignment | None:
+    """The expert's next task on the project, leased to them; None when nothing is left.
+
+    An expert who already holds a live lease gets it back (renewed) rather than a new task,
+    so a reload finds the same task and its draft. Raise Conflict when the expert may not
+    work on the project now (GuidelinesNotAcknowledged when the guidelines changed).
+    """
+    _require_may_work(expert=expert, project=project)
+    now = timezone.now()
+    live = _live_leases(expert=expert, project=project, now=now)
+    if live:
+        return assignment_renew(assignment=live[0])
+    return _claim_new(expert=expert, project=project, now=now)
+
+
+def task_prefetch(*, expert: User, project: Project, current: Assignment) -> Assignment | None:
+    """The task after ``current``, leased now so the page can show it the moment ``current``
+    is submitted: another live lease if the expert has one, else a new claim. At most
+    LIVE_LEASES_PER_EXPERT leases are live per expert."""
+    _require_may_work(expert=expert, project=project)
+    now = timezone.now()
+    live = _live_leases(expert=expert, project=project, now=now)
+    others = [assignment for assignment in live if assignment.pk != current.pk]
+    if others:
+        return assignment_renew(assignment=others[0])
+    if len(live) >= LIVE_LEASES_PER_EXPERT:
+        return None
+    return _claim_new(expert=expert, project=project, now=now)
+
+
+def _take_slot_again(assignment: Assignment, project: Project) -> bool:
+    """Re-reserve a slot for an assignment whose lease expired, if the task still needs an
+    answer. Call with the assignment row locked."""
+    if assignment.task.is_gold:
+        return True
+    taken = Task.objects.filter(
+        pk=assignment.task_id, status=TaskStatus.OPEN, reserved_count__lt=project.overlap
+    ).update(reserved_count=F("reserved_count") + 1)
+    if taken:
+        assignment.holds_slot = True
+    return bool(taken)
+
+
+def assignment_renew(*, assignment: Assignment) -> Assignment:
+    """Extend a live lease to the project's lease length from now."""
+    project = assignment.project
+    expires_at = timezone.now() + _lease_length(project)
+    Assignment.objects.filter(pk=assignment.pk, status=AssignmentStatus.LEASED).update(
+        expires_at=expires_at
+    )
+    assignment.expires_at = expires_at
+    return assignment
+
+
+def _add_signals(assignment: Assignment, signals: PageSignals, now: datetime) -> None:
+    """Add the page's counters to the assignment. Active time may not exceed the wall time
+    since the last save (plus slack), so a tampered page cannot inflate it."""
+    last = assignment.draft_saved_at or assignment.leased_at
+    ceiling = int((now - last).total_seconds()) + ACTIVE_TIME_SLACK_SECONDS
+    assignment.active_seconds += max(
+        0, min(signals.active_seconds, ceiling, MAX_ACTIVE_SECONDS_PER_SAVE)
+    )
+    assignment.paste_count += signals.pastes
+    assignment.pasted_chars += signals.pasted_chars
+    assignment.focus_loss_count += signals.focus_losses
+
+
+def _check_draft(draft: Any) -> dict[str, Any] | None:
+    if draft is None:
+        return None
+    if not isinstance(draft, dict):
+        raise InvalidInput("A draft must be a JSON object.", field="draft")
+    if len(str(draft)) > MAX_DRAFT_CHARS:
+        raise InvalidInput("The draft is too long to keep.", field="draft")
+    return draft
+
+
+@dataclass(frozen=True)
+class DraftSaved:
+    assignment: Assignment
+    # False when the lease had expired and the task no longer needs this expert's answer:
+    # the draft is kept, but a submit will be refused.
+    still_needed: bool
+
+
+def assignment_draft_save(
+    *,
+    expert: User,
+    assignment: Assignment,
+    draft: Any,
+    signals: PageSignals | None = None,
+) -> DraftSaved:
+    """Keep the unsent answer and the page's counters, and renew the lease.
+
+    A lease that expired meanwhile is taken again when the task still has room. Saving a
+    draft on a task already submitted or skipped is refused (Conflict).
+    """
+    clean = _check_draft(draft)
+    now = timezone.now()
+    with transaction.atomic():
+        locked = (
+            Assignment.objects.select_for_update(of=("self",))
+            .select_related("task", "project")
+            .get(pk=assignment.pk, expert=expert)
+        )
+        if locked.status in (AssignmentStatus.SUBMITTED, AssignmentStatus.SKIPPED):
+            raise Conflict(f"This task was already {locked.get_status_display().lower()}.")
+        still_needed = True
+        if locked.status == AssignmentStatus.EXPIRED or locked.expires_at <= now:
+            if locked.status == AssignmentStatus.LEASED and locked.holds_slot:
+                # Expired but not yet swept: the slot is still ours.
+                still_needed = True
+            else:
+                still_needed = locked.project.status in SUBMIT_PROJECT_STATES and (
+                    _take_slot_again(locked, locked.project)
+                )
+            if still_needed:
+                locked.status = AssignmentStatus.LEASED
+        if still_needed and locked.status == AssignmentStatus.LEASED:
+            locked.expires_at = now + _lease_length(locked.project)
+        if clean is not None:
+            locked.draft = clean
+        _add_signals(locked, signals or PageSignals(), now)
+        locked.draft_saved_at = now
+        locked.save()
+    return DraftSaved(assignment=locked, still_needed=still_needed)
+
+
+def assignment_skip(
+    *, expert: User, assignment: Assignment, reason: str, note: str = ""
+) -> Assignment:
+    """Hand the task back with a reason; the expert is not offered it again."""
+    if reason not in SkipReason.values:
+        raise InvalidInput("Choose why you are skipping this task.", field="reason")
+    note = note.strip()
+    if reason == SkipReason.OTHER and not note:
+        raise InvalidInput("Say why you are skipping this task.", field="note")
+    if len(note) > 500:
+        raise InvalidInput("Keep the note under 500 characters.", field="note")
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Assignment.objects.select_for_update().get(pk=assignment.pk, expert=expert)
+        if locked.status == AssignmentStatus.SKIPPED:
+            return locked
+        if locked.status == AssignmentStatus.SUBMITTED:
+            raise Conflict("You already submitted this task.")
+        if locked.holds_slot:
+            Task.objects.filter(pk=locked.task_id).update(reserved_count=F("reserved_count") - 1)
+        locked.status = AssignmentStatus.SKIPPED
+        locked.holds_slot = False
+        locked.skip_reason = reason
+        locked.skip_note = note
+        locked.finished_at = now
+        locked.draft = None
+        locked.save()
+    return locked
+
+
+# Submitting --------------------------------------------------------------------------------
+
+
+def _check_disclosure(project: Project, ai_used: bool | None, disclosure: str) -> str:
+    disclosure = (disclosure or "").strip()
+    if len(disclosure) > 2000:
+        raise InvalidInput("Keep the AI disclosure under 2,000 characters.", field="ai_disclosure")
+    if project.ai_policy == AiPolicy.DISCLOSED:
+        if ai_used is None:
+            raise InvalidInput("Say whether you used AI tools on this task.", field="ai_used")
+        if ai_used and not disclosure:
+            raise InvalidInput("Say which AI tools you used and for what.", field="ai_disclosure")
+    return disclosure
+
+
+def _disagreement(task: Task, project: Project, results: list[dict[str, Any]]) -> float | None:
+    """1 − the share of the most common overall answer (the type's first question)."""
+    if len(results) < 2:
+        return None
+    task_type = task_type_for(project.task_type)
+    clean = task_type.settings_with_defaults(project.task_settings)
+    first = task_type.questions(clean)[0].key
+    values = Counter(repr(task_type.answers(result, clean).get(first)) for result in results)
+    return round(1 - values.most_common(1)[0][1] / len(results), 4)
+
+
+def task_counts_refresh(*, task: Task, project: Project) -> Task:
+    """Recount the task's annotations that count (not rejected), its status and its
+    disagreement from the rows. Call with the task row locked."""
+    results = list(
+        Annotation.objects.filter(task=task)
+        .exclude(status=AnnotationStatus.REJECTED)
+        .values_list("result", flat=True)
+    )
+    task.annotation_count = len(results)
+    if not task.is_gold:
+        task.status = TaskStatus.COMPLETED if len(results) >= project.overlap else TaskStatus.OPEN
+    task.disagreement = None if task.is_gold else _disagreement(task, project, results)
+    task.save(update_fields=["annotation_count", "status", "disagreement"])
+    return task
+
+
+def annotation_submit(
+    *,
+    expert: User,
+    assignment: Assignment,
+    result: Any,
+    signals: PageSignals | None = None,
+    ai_used: bool | None = None,
+    ai_disclosure: str = "",
+    draft: Any = None,
+) -> Annotation:
+    """Turn the expert's answer into an annotation, exactly once per assignment.
+
+    A second submit of the same assignment (a double click, a retry, another tab) returns
+    the first annotation unchanged. A submit after the lease expired is accepted while the
+    task still needs an answer; otherwise ``draft`` (the form as sent) is kept on the
+    assignment and SubmittedTooLate is raised. Invalid answers raise InvalidInput naming the
+    field, and nothing changes.
+    """
+    project = assignment.project
+    task_type = task_type_for(project.task_type)
+    clean = task_type.validate_result(
+        result,
+        task=assignment.task.data,
+        settings=task_type.settings_with_defaults(project.task_settings),
+    )
+    disclosure = _check_disclosure(project, ai_used, ai_disclosure)
+    kept = _check_draft(draft)
+    now = timezone.now()
+    too_late = False
+    with transaction.atomic():
+        locked = (
+            Assignment.objects.select_for_update(of=("self",))
+            .select_related("annotation")
+            .get(pk=assignment.pk, expert=expert)
+        )
+        if locked.annotation is not None:
+            return locked.annotation
+        if locked.status == AssignmentStatus.SKIPPED:
+            raise Conflict("You skipped this task; it can no longer be submitted.")
+        project = Project.objects.get(pk=locked.project_id)
+        if project.status not in SUBMIT_PROJECT_STATES:
+            raise Conflict(f"“{project.title}” is {project.get_status_display().lower()}.")
+        task = Task.objects.select_for_update().get(pk=locked.task_id)
+        locked.task = task
+        if not locked.holds_slot and not task.is_gold:
+            too_late = not _take_slot_again(locked, project)
+        _add_signals(locked, signals or PageSignals(), now)
+        if too_late:
+            locked.status = AssignmentStatus.EXPIRED
+            locked.draft = kept if kept is not None else locked.draft
+            locked.draft_saved_at = now
+            locked.save()
+        else:
+            annotation = Annotation.objects.create(
+                task=task,
+                project=project,
+                expert=expert,
+                result=clean,
+                confidence=clean["confidence"],
+                is_edge_case=clean.get("is_edge_case", False),
+                edge_case_note=clean.get("edge_case_note", ""),
+                guidelines_version=project.guidelines_version,
+                time_spent_seconds=locked.active_seconds,
+                paste_count=locked.paste_count,
+                pasted_chars=locked.pasted_chars,
+                focus_loss_count=locked.focus_loss_count,
+                ai_used=ai_used,
+                ai_disclosure=disclosure,
+                submitted_at=now,
+            )
+            locked.status = AssignmentStatus.SUBMITTED
+            locked.annotation = annotation
+            locked.finished_at = now
+            locked.draft = None
+            locked.save()
+            was_completed = task.status == TaskStatus.COMPLETED
+            task_counts_refresh(task=task, project=project)
+            _emit_submitted(
+                project,
+                annotation,
+                task,
+                completed=(task.status == TaskStatus.COMPLETED and not was_completed),
+            )
+    if too_late:
+        raise SubmittedTooLate(
+            "Thank you, but this task already has all the answers it needs: your lease had "
+            "run out. Your answer is kept as a draft in your history."
+        )
+    return annotation
+
+
+def _emit_submitted(
+    project: Project, annotation: Annotation, task: Task, *, completed: bool
+) -> None:
+    from projects.services.webhooks import webhook_event_emit
+
+    webhook_event_emit(
+        organization=project.organization,
+        event=WebhookEvent.ANNOTATION_SUBMITTED,
+        data={
+            "project": str(project.public_id),
+            "task": task.external_id,
+            "annotation": str(annotation.public_id),
+            "submitted_at": annotation.submitted_at,
+        },
+    )
+    if completed:
+        webhook_event_emit(
+            organization=project.organization,
+            event=WebhookEvent.TASK_COMPLETED,
+            data={
+                "project": str(project.public_id),
+                "task": task.external_id,
+                "annotations": task.annotation_count,
+            },
+        )
+
+
+def annotation_edit(*, expert: User, annotation: Annotation, result: Any) -> Annotation:
+    """Change an answer the lab has not decided on yet (or sent back for revision); a
+    revision goes back to the review queue as submitted."""
+    project = annotation.project
+    task_type = task_type_for(project.task_type)
+    clean = task_type.validate_result(
+        result,
+        task=annotation.task.data,
+        settings=task_type.settings_with_defaults(project.task_settings),
+    )
+    with transaction.atomic():
+        locked = Annotation.objects.select_for_update().get(pk=annotation.pk, expert=expert)
+        if locked.status not in EDITABLE_ANNOTATION_STATES:
+            raise Conflict(
+                f"This answer was {locked.get_status_display().lower()}; it can no longer "
+                "be changed."
+            )
+        if annotation_can_transition(locked.status, AnnotationStatus.SUBMITTED):
+            locked.status = AnnotationStatus.SUBMITTED
+            locked.submitted_at = timezone.now()
+        locked.result = clean
+        locked.confidence = clean["confidence"]
+        locked.is_edge_case = clean.get("is_edge_case", False)
+        locked.edge_case_note = clean.get("edge_case_note", "")
+        locked.edit_count += 1
+        locked.save()
+        task = Task.objects.select_for_update().get(pk=locked.task_id)
+        task_counts_refresh(task=task, project=project)
+    return locked

@@ -1,0 +1,1 @@
+"""Lab review of annotations: accept, reject, send back for revision; edge cases."""
