@@ -21,6 +21,8 @@ from projects.models import GuidelineAcknowledgement, GuidelineVersion, Project
 from projects.selectors import experts_on_project
 from projects.states import (
     EDITABLE_PROJECT_STATES,
+    AiPolicy,
+    DispatchOrder,
     ProjectStatus,
 )
 from projects.task_types import task_type_for
@@ -30,7 +32,19 @@ MAX_BUDGET_CENTS = 100_000_000_000
 MAX_SEATS = 10_000
 
 # Fields a lab may change once the project is live (experts are not affected by them).
-ALWAYS_EDITABLE_FIELDS = frozenset({"title", "summary", "deadline", "seats", "budget_cents"})
+ALWAYS_EDITABLE_FIELDS = frozenset(
+    {
+        "title",
+        "summary",
+        "deadline",
+        "seats",
+        "budget_cents",
+        # Workspace settings: they change how work is handed out, not what it is.
+        "lease_minutes",
+        "dispatch_order",
+        "auto_accept_days",
+    }
+)
 SETUP_FIELDS = frozenset(
     {
         "domain",
@@ -46,6 +60,7 @@ SETUP_FIELDS = frozenset(
         "price_per_annotation_cents",
         "gold_rate_percent",
         "min_gold_accuracy_percent",
+        "ai_policy",
     }
 )
 EDITABLE_FIELDS = ALWAYS_EDITABLE_FIELDS | SETUP_FIELDS
@@ -140,6 +155,14 @@ def _clean(values: dict[str, Any], *, current: Project | None) -> dict[str, Any]
     _int_in(clean, "budget_cents", 0, MAX_BUDGET_CENTS, "The budget")
     _int_in(clean, "gold_rate_percent", 0, 50, "The gold rate (percent)")
     _int_in(clean, "min_gold_accuracy_percent", 0, 100, "The minimum gold accuracy (percent)")
+    _int_in(clean, "lease_minutes", 5, 240, "The time an expert holds a task (minutes)")
+    _int_in(clean, "auto_accept_days", 0, 90, "Auto-accept after (days)")
+    if "dispatch_order" in clean and clean["dispatch_order"] not in DispatchOrder.values:
+        raise InvalidInput(
+            f"Unknown dispatch order “{clean['dispatch_order']}”.", field="dispatch_order"
+        )
+    if "ai_policy" in clean and clean["ai_policy"] not in AiPolicy.values:
+        raise InvalidInput(f"Unknown AI policy “{clean['ai_policy']}”.", field="ai_policy")
     if clean.get("deadline") is not None:
         deadline = clean["deadline"]
         if not isinstance(deadline, datetime.date):
