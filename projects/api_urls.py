@@ -3,9 +3,10 @@
 
 from django.urls import path
 
-from projects import api, api_matching
+from projects import api, api_matching, api_workspace
 
 project = "projects/<uuid:project_id>"
+assignment = "work/assignments/<uuid:assignment_id>"
 
 urlpatterns = [
     path("projects/", api.ProjectListView.as_view(), name="project-list"),
@@ -45,6 +46,68 @@ urlpatterns = [
         name="project-invitation-withdraw",
     ),
     path(f"{project}/seats/", api_matching.ProjectSeatsView.as_view(), name="project-seats"),
+    path(
+        f"{project}/annotations/",
+        api_workspace.ProjectAnnotationListView.as_view(),
+        name="project-annotation-list",
+    ),
+    path(
+        f"{project}/annotations/accept/",
+        api_workspace.ProjectAnnotationAcceptView.as_view(),
+        name="project-annotation-accept",
+    ),
+    path(
+        f"{project}/annotations/<uuid:annotation_id>/",
+        api_workspace.ProjectAnnotationDetailView.as_view(),
+        name="project-annotation-detail",
+    ),
+    path(
+        f"{project}/annotations/<uuid:annotation_id>/review/",
+        api_workspace.ProjectAnnotationReviewView.as_view(),
+        name="project-annotation-review",
+    ),
+    path(
+        f"{project}/edge-cases/",
+        api_workspace.ProjectEdgeCaseListView.as_view(),
+        name="project-edge-case-list",
+    ),
+    path(
+        f"{project}/edge-cases/<uuid:annotation_id>/resolve/",
+        api_workspace.ProjectEdgeCaseResolveView.as_view(),
+        name="project-edge-case-resolve",
+    ),
+    path(
+        "work/projects/<uuid:project_id>/next/",
+        api_workspace.WorkNextView.as_view(),
+        name="work-next",
+    ),
+    path(f"{assignment}/", api_workspace.WorkAssignmentView.as_view(), name="work-assignment"),
+    path(
+        f"{assignment}/draft/",
+        api_workspace.WorkDraftView.as_view(),
+        name="work-assignment-draft",
+    ),
+    path(
+        f"{assignment}/submit/",
+        api_workspace.WorkSubmitView.as_view(),
+        name="work-assignment-submit",
+    ),
+    path(
+        f"{assignment}/skip/",
+        api_workspace.WorkSkipView.as_view(),
+        name="work-assignment-skip",
+    ),
+    path("work/drafts/", api_workspace.WorkDraftListView.as_view(), name="work-draft-list"),
+    path(
+        "work/annotations/",
+        api_workspace.WorkAnnotationListView.as_view(),
+        name="work-annotation-list",
+    ),
+    path(
+        "work/annotations/<uuid:annotation_id>/",
+        api_workspace.WorkAnnotationDetailView.as_view(),
+        name="work-annotation-detail",
+    ),
     path("exclusions/", api_matching.ExclusionListView.as_view(), name="exclusion-list"),
     path(
         "exclusions/<int:exclusion_id>/",

@@ -31,7 +31,14 @@ from projects.services.projects import (
     MAX_SEATS,
     SETUP_FIELDS,
 )
-from projects.states import EDITABLE_PROJECT_STATES, ImportFormat, ImportKind, WebhookEvent
+from projects.states import (
+    EDITABLE_PROJECT_STATES,
+    AiPolicy,
+    DispatchOrder,
+    ImportFormat,
+    ImportKind,
+    WebhookEvent,
+)
 from projects.task_types import REGISTRY, TaskType
 
 CENT = Decimal("0.01")
@@ -69,6 +76,9 @@ LINE_SETTINGS: dict[str, tuple[str, str, str]] = {
     ),
 }
 RUBRIC_DEFAULT_SCALE = (1, 5)
+
+# The workspace settings on the project form (each optional: blank keeps the value).
+WORKSPACE_FIELDS = ("lease_minutes", "dispatch_order", "ai_policy", "auto_accept_days")
 
 # Where a service's refusal (its ``field``) shows on the project form.
 SERVICE_FIELDS = {
@@ -326,6 +336,41 @@ class ProjectForm(forms.Form):
         help_text="Experts below this on gold tasks are paused.",
     )
 
+    # The workspace. Left blank (a form from before these fields existed), a value stays as
+    # it is: the project's current one, or the default on a new project.
+    lease_minutes = forms.IntegerField(
+        label="Time to hold a task (minutes)",
+        min_value=5,
+        max_value=240,
+        initial=30,
+        required=False,
+        help_text="How long a task stays reserved for an expert who opened it (5 to 240); "
+        "it renews while they work.",
+    )
+    dispatch_order = forms.ChoiceField(
+        label="Task order",
+        choices=DispatchOrder.choices,
+        initial=DispatchOrder.DEPTH,
+        required=False,
+        help_text="Finishing started tasks first delivers complete items early.",
+    )
+    ai_policy = forms.ChoiceField(
+        label="AI tools",
+        choices=AiPolicy.choices,
+        initial=AiPolicy.FORBIDDEN,
+        required=False,
+        help_text="Whether experts may use AI assistants; fixed once the project is live. "
+        "Pastes and focus changes are recorded either way.",
+    )
+    auto_accept_days = forms.IntegerField(
+        label="Auto-accept after (days)",
+        min_value=0,
+        max_value=90,
+        initial=7,
+        required=False,
+        help_text="Answers not reviewed within this many days are accepted (0 to 90; 0: never).",
+    )
+
     def __init__(
         self,
         data: Any = None,
@@ -409,6 +454,10 @@ class ProjectForm(forms.Form):
             "deadline": project.deadline,
             "gold_rate_percent": project.gold_rate_percent,
             "min_gold_accuracy_percent": project.min_gold_accuracy_percent,
+            "lease_minutes": project.lease_minutes,
+            "dispatch_order": project.dispatch_order,
+            "ai_policy": project.ai_policy,
+            "auto_accept_days": project.auto_accept_days,
         }
 
     # Values the template needs ---------------------------------------------------------
@@ -510,6 +559,9 @@ class ProjectForm(forms.Form):
             "gold_rate_percent": data["gold_rate_percent"],
             "min_gold_accuracy_percent": data["min_gold_accuracy_percent"],
         }
+        for name in WORKSPACE_FIELDS:
+            if data.get(name) not in (None, ""):
+                values[name] = data[name]
         return {
             name: value
             for name, value in values.items()

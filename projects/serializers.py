@@ -30,7 +30,7 @@ from projects.models import (
 )
 from projects.selectors import project_figures
 from projects.services.projects import MAX_BUDGET_CENTS, MAX_PRICE_CENTS, MAX_SEATS
-from projects.states import ImportFormat, TaskStatus, WebhookEvent
+from projects.states import AiPolicy, DispatchOrder, ImportFormat, TaskStatus, WebhookEvent
 from projects.task_types import TASK_TYPE_CHOICES
 
 
@@ -157,6 +157,10 @@ class ProjectSerializer(serializers.ModelSerializer):
             "deadline",
             "gold_rate_percent",
             "min_gold_accuracy_percent",
+            "lease_minutes",
+            "dispatch_order",
+            "ai_policy",
+            "auto_accept_days",
             "guidelines_version",
             "material_guidelines_version",
             "counts",
@@ -278,6 +282,32 @@ class ProjectCreateSerializer(StrictInputSerializer):
     deadline = serializers.DateField(allow_null=True, required=False)
     gold_rate_percent = serializers.IntegerField(min_value=0, max_value=50, required=False)
     min_gold_accuracy_percent = serializers.IntegerField(min_value=0, max_value=100, required=False)
+    lease_minutes = serializers.IntegerField(
+        min_value=5,
+        max_value=240,
+        required=False,
+        help_text="How long an expert holds a task before it returns to the pool (default "
+        "30); saving a draft renews it. May change while live.",
+    )
+    dispatch_order = serializers.ChoiceField(
+        choices=DispatchOrder.choices,
+        required=False,
+        help_text="`depth` (default): finish tasks that already have answers first; "
+        "`breadth`: give every task its first answer first. May change while live.",
+    )
+    ai_policy = serializers.ChoiceField(
+        choices=AiPolicy.choices,
+        required=False,
+        help_text="What experts may use: `forbidden` (default), `allowed`, or `disclosed` "
+        "(allowed, and each answer says whether and how). Fixed once the project is live.",
+    )
+    auto_accept_days = serializers.IntegerField(
+        min_value=0,
+        max_value=90,
+        required=False,
+        help_text="Annotations left unreviewed this many days are accepted (0: never; "
+        "default 7). May change while live.",
+    )
     guidelines = serializers.CharField(
         allow_blank=True, required=False, trim_whitespace=False, max_length=200_000
     )
