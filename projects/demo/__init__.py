@@ -50,12 +50,19 @@ from projects.demo.multilingual import (
 )
 from projects.demo.radiology import RADIOLOGY_GUIDELINES, RADIOLOGY_RUBRIC, RADIOLOGY_TASKS
 from projects.matching.services import invitation_accept, invitation_decline, matching_run
-from projects.models import MatchingRun, Project, ProjectInvitation, WebhookEndpoint
+from projects.models import (
+    Annotation,
+    MatchingRun,
+    Project,
+    ProjectInvitation,
+    WebhookEndpoint,
+)
 from projects.pricing import suggested_price_cents
 from projects.selectors import required_funds_cents
 from projects.services.imports import tasks_create_batch
 from projects.services.webhooks import webhook_endpoint_create
 from projects.states import (
+    AnnotationStatus,
     DeclineReason,
     ImportKind,
     InvitationStatus,
@@ -393,3 +400,18 @@ def summary_lines(*, organization: Organization) -> list[str]:
         for invitation in invitations.select_related("expert", "project").order_by("created_at")
     )
     return lines
+
+
+def workspace_summary_lines(*, organization: Organization) -> list[str]:
+    """What the demo holds in the workspace and the review queue."""
+    annotations = Annotation.objects.filter(project__organization=organization)
+    counts = annotations.aggregate(
+        total=Count("id"),
+        waiting=Count("id", filter=Q(status=AnnotationStatus.SUBMITTED)),
+        edge_cases=Count("id", filter=Q(is_edge_case=True, edge_case_resolved_at=None)),
+    )
+    return [
+        f"Workspace: {counts['total']} annotations ({counts['waiting']} waiting for review, "
+        f"{counts['edge_cases']} open edge case); log in as dr.haddad@demo.example and open "
+        "/expert/projects/ to continue a task with its draft."
+    ]

@@ -1,7 +1,8 @@
 """Check one row of an import and prepare it for the database.
 
 A row is a JSON object: the task type's input fields (with optional ``metadata``), an optional
-external id (``external_id``, else ``id``), and for gold tasks ``gold`` (the known-correct
+external id (``external_id``, else ``id``), an optional ``priority`` (a whole number from
+-1,000 to 1,000; higher goes out first), and for gold tasks ``gold`` (the known-correct
 result) with an optional ``gold_explanation``. Without an external id, the id is the SHA-256
 of the task's canonical JSON, so importing the same task again still finds it.
 
@@ -27,6 +28,7 @@ from projects.states import ImportKind
 from projects.task_types.base import MAX_TEXT, Problem, TaskType
 
 MAX_EXTERNAL_ID = 200
+MAX_PRIORITY = 1_000
 # A gold answer is certain by definition: when it gives no confidence, it is 100.
 GOLD_CONFIDENCE = 100
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
@@ -49,10 +51,29 @@ class CleanRow:
     data_json: str
     gold_json: str | None
     explanation: str
+    priority: int = 0
 
     @property
     def is_gold(self) -> bool:
         return self.gold_json is not None
+
+
+def _priority(raw: dict[str, Any], problems: list[Problem]) -> int:
+    """The row's dispatch priority: 0 when absent, else a whole number within bounds."""
+    value = raw.get("priority")
+    if value is None or value == "":
+        return 0
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value.strip())  # CSV cells are text
+    if isinstance(value, bool) or not isinstance(value, int):
+        problems.append(Problem("priority", "The priority is a whole number."))
+        return 0
+    if not -MAX_PRIORITY <= value <= MAX_PRIORITY:
+        problems.append(
+            Problem("priority", f"The priority is between -{MAX_PRIORITY:,} and {MAX_PRIORITY:,}.")
+        )
+        return 0
+    return value
 
 
 def canonical_json(value: Any) -> str:
@@ -93,11 +114,11 @@ class Spool:
     database without parsing them again:
 
     - ``ids``: ``index, external_id`` for every row (small; finds the ids already known),
-    - ``tasks``: ``external_id, is_gold, data`` for every row, in file order,
+    - ``tasks``: ``external_id, is_gold, priority, data`` for every row, in file order,
     - ``gold``: ``external_id, answer, explanation`` for the gold rows.
     """
 
-    TASK_COLUMNS = ("external_id", "is_gold", "data")
+    TASK_COLUMNS = ("external_id", "is_gold", "priority", "data")
 
     def __init__(self, *, in_memory: bool = False) -> None:
         def new() -> IO[bytes]:
@@ -111,7 +132,9 @@ class Spool:
         external_id = copy_text(row.external_id)
         self.ids.write(f"{self.count}\t{external_id}\n".encode())
         flag = "t" if row.is_gold else "f"
-        self.tasks.write(f"{external_id}\t{flag}\t{_copy_json(row.data_json)}\n".encode())
+        self.tasks.write(
+            f"{external_id}\t{flag}\t{row.priority}\t{_copy_json(row.data_json)}\n".encode()
+        )
         if row.gold_json is not None:
             answer = _copy_json(row.gold_json)
             self.gold.write(f"{external_id}\t{answer}\t{copy_text(row.explanation)}\n".encode())
@@ -127,7 +150,7 @@ class Spool:
         """The rows as added (for writers without COPY)."""
         self.rewind()
         for index, line in enumerate(self.tasks):
-            external_id, flag, data = line.decode().rstrip("\n").split("\t")
+            external_id, flag, priority, data = line.decode().rstrip("\n").split("\t")
             gold_json, explanation = None, ""
             if flag == "t":
                 _, answer, note = self.gold.readline().decode().rstrip("\n").split("\t")
@@ -138,6 +161,7 @@ class Spool:
                 data_json=_uncopy(data),
                 gold_json=gold_json,
                 explanation=explanation,
+                priority=int(priority),
             )
 
     def close(self) -> None:
@@ -216,6 +240,7 @@ class RowChecker:
             problems.append(Problem("(row)", "A task must be a JSON object."))
             return None
         external_id = self._external_id(raw, row.number, problems)
+        priority = _priority(raw, problems)
         data = {key: value for key, value in raw.items() if key not in RESERVED_KEYS}
         clean, input_problems = self.task_type.validate_input(data, self.settings)
         problems.extend(p for p in input_problems if _field_root(p.field) not in row.bad_fields)
@@ -241,6 +266,7 @@ class RowChecker:
             data_json=data_json,
             gold_json=gold_json,
             explanation=explanation,
+            priority=priority,
         )
 
     def _external_id(self, raw: dict[str, Any], number: int, problems: list[Problem]) -> str | None:

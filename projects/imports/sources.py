@@ -36,7 +36,8 @@ from projects.task_types.base import Problem, TaskType
 # Keys of a row that are not task data.
 EXTERNAL_ID_KEYS = ("external_id", "id")
 GOLD_KEYS = ("gold", "gold_explanation")
-RESERVED_KEYS = frozenset(EXTERNAL_ID_KEYS + GOLD_KEYS)
+# ``priority``: tasks with a higher one are handed out first (default 0).
+RESERVED_KEYS = frozenset((*EXTERNAL_ID_KEYS, *GOLD_KEYS, "priority"))
 
 # One task is bounded by its type's schema (a few MB at most); a longer line is refused
 # rather than read into memory.

@@ -147,10 +147,17 @@ def _copy_rows(*, task_import: TaskImport, spool: Spool) -> WriteOutcome:
         known = _known_rows(cursor, task_import, spool)
         if all(known):
             return WriteOutcome(created=0, created_regular=0, created_gold=0)
-        shared = ("project", "status", "annotation_count", "source_import", "created_at")
+        shared = (
+            "project",
+            "status",
+            "annotation_count",
+            "reserved_count",
+            "source_import",
+            "created_at",
+        )
         columns = ", ".join(_column(Task, name) for name in (*shared, *Spool.TASK_COLUMNS))
         now = timezone.now().isoformat()
-        prefix = f"{task_import.project_id}\t{TaskStatus.OPEN}\t0\t{task_import.pk}\t{now}\t"
+        prefix = f"{task_import.project_id}\t{TaskStatus.OPEN}\t0\t0\t{task_import.pk}\t{now}\t"
         new_tasks = _NewTasks(spool, known, prefix.encode())
         cursor.cursor.copy_expert(
             f"COPY {task} ({columns}) FROM STDIN", new_tasks, size=COPY_CHUNK_BYTES
@@ -203,7 +210,16 @@ def _batches(rows: Iterator[CleanRow], size: int) -> Iterator[list[CleanRow]]:
 
 def _insert_rows(*, task_import: TaskImport, spool: Spool) -> WriteOutcome:
     task, gold = _table(Task), _table(GoldAnswer)
-    names = ("project", "external_id", "data", "is_gold", "status", "annotation_count")
+    names = (
+        "project",
+        "external_id",
+        "data",
+        "is_gold",
+        "priority",
+        "status",
+        "annotation_count",
+        "reserved_count",
+    )
     columns = [_column(Task, name) for name in (*names, "source_import", "created_at")]
     project_column, external_id_column = columns[0], columns[1]
     source_column = _column(Task, "source_import")
@@ -234,7 +250,9 @@ def _insert_rows(*, task_import: TaskImport, spool: Spool) -> WriteOutcome:
                         row.external_id,
                         row.data_json,
                         row.is_gold,
+                        row.priority,
                         status,
+                        0,
                         0,
                         import_id,
                         now,

@@ -175,7 +175,33 @@ def test_matching_has_filled_the_radiology_project_with_every_answer(seeded):
         "dr.haddad@demo.example": "accepted",
         "dr.nakamura@demo.example": "declined",
         "dr.rivera@demo.example": "pending",
-        "dr.lindqvist@demo.example": "pending",
+        "dr.lindqvist@demo.example": "accepted",
     }
-    assert ProjectMember.objects.get().expert.email == "dr.haddad@demo.example"
-    assert "Matching: 4 invitations (2 waiting for an answer)." in seeded
+    assert sorted(ProjectMember.objects.values_list("expert__email", flat=True)) == [
+        "dr.haddad@demo.example",
+        "dr.lindqvist@demo.example",
+    ]
+    assert "Matching: 4 invitations (1 waiting for an answer)." in seeded
+
+
+def test_the_radiologists_have_worked_and_the_lab_has_reviewed(seeded):
+    from projects.models import Annotation, Assignment
+
+    rows = Annotation.objects.filter(project__title="Imaging report explanations")
+    by_expert = {
+        email: sorted(rows.filter(expert__email=email).values_list("status", flat=True))
+        for email in ("dr.haddad@demo.example", "dr.lindqvist@demo.example")
+    }
+    assert by_expert == {
+        "dr.haddad@demo.example": ["accepted", "accepted", "rejected", "revision", "submitted"],
+        "dr.lindqvist@demo.example": ["submitted", "submitted", "submitted"],
+    }
+    flagged = rows.get(is_edge_case=True)
+    assert flagged.expert.email == "dr.lindqvist@demo.example"
+    assert "ambiguous" in flagged.edge_case_note
+    rejected = rows.get(status="rejected")
+    assert "misreading" in rejected.reviews.get().feedback
+    lease = Assignment.objects.get(status="leased")
+    assert lease.expert.email == "dr.haddad@demo.example"
+    assert lease.draft == {"preference": ["a_better"], "rationale": ["A is calmer, but "]}
+    assert "Workspace: 8 annotations (4 waiting for review, 1 open edge case)" in seeded

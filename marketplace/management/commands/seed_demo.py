@@ -20,6 +20,7 @@ from marketplace import services
 from marketplace.models import Membership, Notification, Organization, User
 from marketplace.states import MembershipRole, UserRole
 from projects import demo as projects_demo
+from projects.demo import workspace as workspace_demo
 
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105  (published in README for the local demo)
 DEMO_ORGANIZATION = "Acme AI Lab"
@@ -109,6 +110,11 @@ class Command(BaseCommand):
                 accepting=users["dr.haddad@demo.example"],
                 keeps_pending=users["dr.rivera@demo.example"],
             )
+            workspace_demo.seed_workspace(
+                manager=users["manager@acme.example"],
+                first=users["dr.haddad@demo.example"],
+                second=users["dr.lindqvist@demo.example"],
+            )
         self.stdout.write(
             self.style.SUCCESS(f"Demo ready. Every account's password: {DEMO_PASSWORD}")
         )
@@ -117,6 +123,8 @@ class Command(BaseCommand):
         for line in experts_demo.summary_lines(users):
             self.stdout.write(line)
         for line in projects_demo.summary_lines(organization=organization):
+            self.stdout.write(line)
+        for line in projects_demo.workspace_summary_lines(organization=organization):
             self.stdout.write(line)
 
     def _user(
