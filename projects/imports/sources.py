@@ -179,7 +179,7 @@ def columns_for(task_type: TaskType, kind: str) -> Columns:
     json_columns = {name for name, info in fields.items() if not _is_text(info.annotation)}
     json_columns.add("gold")
     return Columns(
-        allowed=(*EXTERNAL_ID_KEYS, *fields, *GOLD_KEYS),
+        allowed=(*EXTERNAL_ID_KEYS, *fields, *GOLD_KEYS, "priority"),
         required=frozenset(required),
         json=frozenset(json_columns),
     )

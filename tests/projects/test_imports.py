@@ -472,7 +472,7 @@ def test_a_gold_import_needs_a_valid_answer_on_every_row(lab, run):
                 ["prompt", "response_a", "response_b", "answer", "notes"], ["p", "a", "b", "", ""]
             ),
             "Unknown columns: answer, notes. The columns are: external_id, id, metadata, prompt, "
-            "history, response_a, response_b, gold, gold_explanation.",
+            "history, response_a, response_b, gold, gold_explanation, priority.",
         ),
         (
             "tasks.csv",
@@ -877,3 +877,32 @@ def test_a_batch_runs_the_same_queries_for_20_or_200_rows(lab):
     assert large <= 13  # 9 on SQLite, 13 on PostgreSQL (temporary tables for COPY)
     assert Task.objects.filter(project=project).count() == 220
     assert GoldAnswer.objects.count() == 44
+
+
+def test_rows_may_carry_a_priority_for_dispatch(lab, run):
+    actor, project = lab
+    tasks_create_batch(
+        actor=actor, project=project, rows=[row(1), row(2, priority=5), row(3, priority="-2")]
+    )
+    run(
+        "more.csv",
+        csv_bytes(
+            ["external_id", "prompt", "response_a", "response_b", "priority"],
+            ["ext-4", "Q", "A", "B", "7"],
+        ),
+    )
+
+    priorities = dict(Task.objects.values_list("external_id", "priority"))
+    assert priorities == {"ext-1": 0, "ext-2": 5, "ext-3": -2, "ext-4": 7}
+    assert "priority" not in Task.objects.get(external_id="ext-2").data
+
+
+@pytest.mark.parametrize("priority", ["soon", 1.5, True, 5000])
+def test_a_bad_priority_is_named(lab, priority):
+    actor, project = lab
+
+    with pytest.raises(ImportRejected) as rejected:
+        tasks_create_batch(actor=actor, project=project, rows=[row(1, priority=priority)])
+
+    assert rejected.value.problems[0]["field"] == "priority"
+    assert Task.objects.count() == 0
