@@ -2,6 +2,9 @@ from django.contrib import admin
 
 from experts.admin import ReadOnlyAdmin
 from projects.models import (
+    Annotation,
+    AnnotationReview,
+    Assignment,
     GuidelineVersion,
     Project,
     ProjectFunding,
@@ -42,7 +45,15 @@ class TaskImportAdmin(ReadOnlyAdmin):
 
 @admin.register(Task)
 class TaskAdmin(ReadOnlyAdmin):
-    list_display = ("external_id", "project", "is_gold", "status", "annotation_count")
+    list_display = (
+        "external_id",
+        "project",
+        "is_gold",
+        "status",
+        "priority",
+        "annotation_count",
+        "reserved_count",
+    )
     list_filter = ("is_gold", "status")
     search_fields = ("external_id",)
     list_select_related = ("project",)
@@ -61,3 +72,28 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     list_display = ("event", "endpoint", "status", "attempts", "response_status", "created_at")
     list_filter = ("status", "event")
     list_select_related = ("endpoint",)
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(ReadOnlyAdmin):
+    list_display = ("task", "project", "expert", "status", "holds_slot", "expires_at")
+    list_filter = ("status",)
+    list_select_related = ("task", "project", "expert")
+    exclude = ("draft",)
+    show_full_result_count = False
+
+
+@admin.register(Annotation)
+class AnnotationAdmin(ReadOnlyAdmin):
+    list_display = ("task", "project", "expert", "status", "confidence", "submitted_at")
+    list_filter = ("status", "is_edge_case")
+    list_select_related = ("task", "project", "expert")
+    exclude = ("result",)
+    show_full_result_count = False
+
+
+@admin.register(AnnotationReview)
+class AnnotationReviewAdmin(ReadOnlyAdmin):
+    list_display = ("annotation", "decision", "reviewer", "is_automatic", "created_at")
+    list_filter = ("decision", "is_automatic")
+    list_select_related = ("annotation", "reviewer")
