@@ -33,7 +33,7 @@ class ReviewFilters:
 
 
 def _flag(value: str | None, field: str) -> bool | None:
-    if value in (None, ""):
+    if value is None or value == "":
         return None
     lowered = value.strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
@@ -44,7 +44,7 @@ def _flag(value: str | None, field: str) -> bool | None:
 
 
 def _percent(value: str | None, field: str) -> int | None:
-    if value in (None, ""):
+    if value is None or value == "":
         return None
     try:
         number = int(value.strip())

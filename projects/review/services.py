@@ -34,7 +34,7 @@ MAX_FEEDBACK = 5_000
 MAX_BULK = 500
 AUTO_ACCEPT_BATCH = 500
 
-_TARGET = {
+_TARGET: dict[str, str] = {
     ReviewDecision.ACCEPT: AnnotationStatus.ACCEPTED,
     ReviewDecision.REJECT: AnnotationStatus.REJECTED,
     ReviewDecision.REVISE: AnnotationStatus.REVISION,
