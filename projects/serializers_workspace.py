@@ -47,7 +47,7 @@ class WorkTaskSerializer(serializers.Serializer):
     """The task as the expert sees it: its id and data, nothing about gold."""
 
     external_id = serializers.CharField()
-    data = serializers.SerializerMethodField()
+    data = serializers.SerializerMethodField()  # type: ignore[assignment]
 
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_data(self, task: Task) -> dict[str, Any]:
