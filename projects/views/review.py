@@ -315,13 +315,14 @@ def annotation_review(
     return _render_annotation(request, actor, project, annotation, query=_filter_query(request.GET))
 
 
-def _next_waiting(project: Project, query: str, after: Annotation) -> Annotation | None:
-    """The next annotation waiting for review in the reviewer's slice of the queue."""
+def _next_waiting(project: Project, query: str, after: Annotation) -> uuid.UUID | None:
+    """The id of the next annotation waiting for review in the reviewer's slice of the
+    queue."""
     filters = dataclasses.replace(_queue_filters(query), status=AnnotationStatus.SUBMITTED)
     return (
         review_selectors.review_queue(project=project, filters=filters)
         .exclude(pk=after.pk)
-        .only("public_id")
+        .values_list("public_id", flat=True)
         .first()
     )
 
@@ -374,9 +375,7 @@ def annotation_decide(
         messages.success(request, f"{done}. Nothing else is waiting for review here.")
         return redirect(_with_query(project_url("review_queue", project), query))
     messages.success(request, f"{done}. Here is the next annotation waiting for review.")
-    return redirect(
-        _with_query(project_url("annotation_review", project, following.public_id), query)
-    )
+    return redirect(_with_query(project_url("annotation_review", project, following), query))
 
 
 # Edge cases --------------------------------------------------------------------------------

@@ -1000,7 +1000,7 @@ def test_list_and_project_page_show_progress_and_experts_by_pseudonym(client):
         Annotation.objects.create(
             task=task, project=live, expert=expert, result={}, confidence=90, guidelines_version=1
         )
-        task.annotation_count = 1
+        task.annotation_count = task.reserved_count = 1
         task.save()
     client.force_login(actor.user)
 
