@@ -83,7 +83,9 @@ def _still_needed(assignment: Assignment, now: datetime) -> bool:
     project, task = assignment.project, assignment.task
     if project.status not in SUBMIT_PROJECT_STATES:
         return False
-    return task.is_gold or (task.status == TaskStatus.OPEN and task.reserved_count < project.overlap)
+    return task.is_gold or (
+        task.status == TaskStatus.OPEN and task.reserved_count < project.overlap
+    )
 
 
 def _workspace_context(
@@ -179,9 +181,7 @@ def workspace_start(request: AuthenticatedHttpRequest, project_id: Any) -> HttpR
     except Conflict as error:
         return _refusal(request, project, error.message)
     if assignment is None:
-        progress = dispatch_selectors.expert_project_progress(
-            expert=request.user, project=project
-        )
+        progress = dispatch_selectors.expert_project_progress(expert=request.user, project=project)
         return render(
             request, "projects/workspace/done.html", {"project": project, "progress": progress}
         )
@@ -254,14 +254,18 @@ def workspace_submit(request: AuthenticatedHttpRequest, assignment_id: Any) -> H
     except InvalidInput as error:
         if as_json:
             return JsonResponse({"field": error.field, "message": error.message}, status=400)
-        return _render_workspace(request, assignment, status=400, form_data=request.POST, error=error)
+        return _render_workspace(
+            request, assignment, status=400, form_data=request.POST, error=error
+        )
     except Conflict as error:
         if as_json:
             return JsonResponse(
                 {"message": error.message, "history_url": _history_url()}, status=409
             )
         assignment = _own_assignment(request, assignment_id)
-        return _render_workspace(request, assignment, status=409, form_data=request.POST, error=error)
+        return _render_workspace(
+            request, assignment, status=409, form_data=request.POST, error=error
+        )
     if as_json:
         return JsonResponse({"annotation_id": str(annotation.public_id), "next_url": next_url})
     messages.success(request, "Thank you: your answer was submitted.")

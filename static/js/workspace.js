@@ -76,6 +76,7 @@
       history: root.getAttribute("data-history-url"),
     };
     this.taskType = root.getAttribute("data-task-type");
+    this.leaseMs = (parseInt(root.getAttribute("data-lease-minutes"), 10) || 30) * 60000;
     if (!this.form) return;
     // Deltas not yet sent to the server.
     this.signals = { active_seconds: 0, pastes: 0, pasted_chars: 0, focus_losses: 0 };
@@ -298,8 +299,9 @@
       this.status.textContent = "Saved " + clock(new Date(body.saved_at), true);
     }
     if (body.expires_at) this.showExpiry(body.expires_at);
-    if (this.leaseLost) this.leaseLost.hidden = body.still_needed !== false;
-    if (body.still_needed === false && this.submitButton) this.submitButton.disabled = true;
+    if (typeof body.still_needed !== "boolean") return;
+    if (this.leaseLost) this.leaseLost.hidden = body.still_needed;
+    if (this.submitButton) this.submitButton.disabled = !body.still_needed;
   };
 
   Workspace.prototype.showExpiry = function (iso) {
@@ -459,7 +461,9 @@
   // The next task: the prefetched fragment at once, else a page load.
   Workspace.prototype.next = function (nextUrl) {
     this.stop();
-    if (prefetched && prefetched.html) {
+    // A prefetched lease nobody renewed for half its length may be gone: ask the server.
+    var fresh = prefetched && Date.now() - prefetched.at < this.leaseMs / 2;
+    if (fresh && prefetched.html) {
       var frame = this.root.parentNode;
       var ready = prefetched;
       prefetched = null;
@@ -493,7 +497,7 @@
           if (!response.ok) return null;
           var url = response.headers.get("X-Workspace-Url");
           return response.text().then(function (html) {
-            if (url) prefetched = { html: html, url: url };
+            if (url) prefetched = { html: html, url: url, at: Date.now() };
           });
         })
         .catch(function () {
