@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from django.db.models import Case, Count, Prefetch, Q, QuerySet, Value, When
+from django.db.models import Case, Count, Exists, OuterRef, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
@@ -23,8 +23,8 @@ from projects.matching.candidates import load_pool
 from projects.matching.eligibility import RULE_REASONS, seat_holding_invitations
 from projects.matching.models import LabExclusion, MatchingRun, ProjectInvitation, ProjectMember
 from projects.matching.scoring import COMPONENTS, LABELS, WEIGHTS
-from projects.models import GuidelineVersion, Project
-from projects.states import InvitationStatus, ProjectStatus
+from projects.models import Assignment, GuidelineVersion, Project
+from projects.states import AssignmentStatus, InvitationStatus, ProjectStatus
 from projects.task_types import task_type_for
 
 GUIDELINES_SUMMARY_CHARACTERS = 1200
@@ -329,9 +329,17 @@ def invitation_offer(*, invitation: ProjectInvitation) -> InvitationOffer:
 
 
 def memberships_of_expert(*, expert: User) -> QuerySet[ProjectMember]:
+    """The expert's seats, newest first; ``has_work`` says they hold a task in hand there."""
     return (
         ProjectMember.objects.filter(expert=expert)
         .select_related("project__organization", "project__domain__parent")
+        .annotate(
+            has_work=Exists(
+                Assignment.objects.filter(
+                    project=OuterRef("project"), expert=expert, status=AssignmentStatus.LEASED
+                )
+            )
+        )
         .order_by("-created_at")
     )
 

@@ -220,6 +220,12 @@ def test_my_projects_links_each_active_membership_to_the_workspace(client):
 
     assert f'href="{_start(project)}"' in body
     assert "Start working" in body
+    assert reverse("expert_annotations") in body
+
+    dispatch.task_claim(expert=expert, project=project)
+    body = client.get(reverse("expert_projects")).content.decode()
+    assert "Continue" in body
+    assert "Start working" not in body
 
 
 # The page ----------------------------------------------------------------------------------
