@@ -173,12 +173,15 @@ class ReviewDecision(models.TextChoices):
 
 
 # DESIGN.md, flow 5: submitted → accepted | rejected | revision requested; a revision comes
-# back as submitted. Accepted and rejected are final here (disputes belong to payments).
+# back as submitted, or the lab decides without waiting for it (the expert may never revise).
+# Accepted and rejected are final here (disputes belong to payments).
 ANNOTATION_TRANSITIONS: dict[str, frozenset[str]] = {
     AnnotationStatus.SUBMITTED: frozenset(
         {AnnotationStatus.ACCEPTED, AnnotationStatus.REJECTED, AnnotationStatus.REVISION}
     ),
-    AnnotationStatus.REVISION: frozenset({AnnotationStatus.SUBMITTED}),
+    AnnotationStatus.REVISION: frozenset(
+        {AnnotationStatus.SUBMITTED, AnnotationStatus.ACCEPTED, AnnotationStatus.REJECTED}
+    ),
     AnnotationStatus.ACCEPTED: frozenset(),
     AnnotationStatus.REJECTED: frozenset(),
 }

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
 from marketplace.errors import NotFound
 from marketplace.models import User
 from projects.dispatch.models import Assignment
-from projects.models import Annotation, Project
+from projects.models import Annotation, Project, ProjectMember
 from projects.review.models import AnnotationReview
 from projects.selectors import _as_uuid
 from projects.states import AnnotationStatus, AssignmentStatus, MemberStatus, ProjectStatus
@@ -30,8 +30,11 @@ def assignment_for_expert(*, expert: User, assignment_id: Any) -> Assignment:
             Assignment.objects.select_related("task", "project", "project__organization")
             .exclude(project__status__in=HIDDEN_PROJECT_STATES)
             .exclude(
-                project__members__expert=expert,
-                project__members__status=MemberStatus.REMOVED,
+                Exists(
+                    ProjectMember.objects.filter(
+                        project=OuterRef("project"), expert=expert, status=MemberStatus.REMOVED
+                    )
+                )
             )
             .get(public_id=_as_uuid(assignment_id), expert=expert)
         )

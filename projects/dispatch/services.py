@@ -9,21 +9,20 @@ assignment; expired leases are returned in their own short transaction before it
 from __future__ import annotations
 
 import secrets
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Exists, F, Max, Min, OuterRef
+from django.db.models import Exists, F, Max, Min, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from marketplace.errors import Conflict, InvalidInput
 from marketplace.models import User
 from projects.dispatch.models import Assignment
 from projects.matching.models import ProjectMember
-from projects.models import Annotation, Project, Task
-from projects.selectors import guidelines_acknowledgement_required
+from projects.models import Annotation, GuidelineAcknowledgement, Project, Task
 from projects.states import (
     DISPATCH_PROJECT_STATES,
     EDITABLE_ANNOTATION_STATES,
@@ -45,6 +44,8 @@ LIVE_LEASES_PER_EXPERT = 2
 # Expired leases a claim returns to the pool before it looks for a task (the beat task
 # sweeps the rest); bounded so one claim's cost stays flat.
 EXPIRED_RETURNED_PER_CLAIM = 20
+# How far into the started tasks a depth-first claim looks before it takes a fresh one.
+DEPTH_WINDOW = 64
 # Heartbeats may not add more active time than this, nor more than the time since the last.
 MAX_ACTIVE_SECONDS_PER_SAVE = 600
 ACTIVE_TIME_SLACK_SECONDS = 5
@@ -95,15 +96,8 @@ def _lease_length(project: Project) -> timedelta:
     return timedelta(minutes=project.lease_minutes)
 
 
-def work_refusal(*, expert: User, project: Project) -> str | None:
-    """Why the expert may not take a new task on the project now (None when they may)."""
-    if project.status not in DISPATCH_PROJECT_STATES:
-        return f"“{project.title}” is {project.get_status_display().lower()}: no new tasks for now."
-    member = (
-        ProjectMember.objects.filter(project=project, expert=expert)
-        .values_list("status", "status_reason")
-        .first()
-    )
+def _member_refusal(member: tuple[str, str] | None) -> str | None:
+    """Why a seat in this state (status, reason) may not take tasks; None when it may."""
     if member is None or member[0] == MemberStatus.REMOVED:
         return "You are not on this project."
     if member[0] == MemberStatus.PAUSED:
@@ -112,11 +106,45 @@ def work_refusal(*, expert: User, project: Project) -> str | None:
     return None
 
 
-def _require_may_work(*, expert: User, project: Project) -> None:
-    refusal = work_refusal(expert=expert, project=project)
+def _project_refusal(project: Project) -> str | None:
+    if project.status not in DISPATCH_PROJECT_STATES:
+        return f"“{project.title}” is {project.get_status_display().lower()}: no new tasks for now."
+    return None
+
+
+def work_refusal(*, expert: User, project: Project) -> str | None:
+    """Why the expert may not take a new task on the project now (None when they may)."""
+    refusal = _project_refusal(project)
     if refusal is not None:
-        raise Conflict(refusal)
-    if guidelines_acknowledgement_required(expert=expert, project=project):
+        return refusal
+    member = (
+        ProjectMember.objects.filter(project=project, expert=expert)
+        .values_list("status", "status_reason")
+        .first()
+    )
+    return _member_refusal(member)
+
+
+def _lock_seat(*, expert: User, project: Project) -> None:
+    """Lock the expert's seat on the project, so one expert's claims (two tabs, a prefetch,
+    parallel API calls) run one at a time and the lease cap holds; raise Conflict when the
+    expert may not take tasks, GuidelinesNotAcknowledged when the guidelines changed. One
+    query: the acknowledged guidelines version comes with the seat."""
+    acknowledged = GuidelineAcknowledgement.objects.filter(project=project, expert=expert).values(
+        "version"
+    )[:1]
+    member = (
+        ProjectMember.objects.select_for_update(of=("self",))
+        .filter(project=project, expert=expert)
+        .annotate(acknowledged=Subquery(acknowledged))
+        .values_list("status", "status_reason", "acknowledged")
+        .first()
+    )
+    refusal = _member_refusal(member[:2] if member else None)
+    if refusal is not None or member is None:
+        raise Conflict(refusal or "You are not on this project.")
+    seen = member[2]
+    if project.guidelines_version and (seen is None or seen < project.material_guidelines_version):
         raise GuidelinesNotAcknowledged(
             "The guidelines changed. Read and acknowledge them before your next task."
         )
@@ -134,19 +162,25 @@ def leases_return_expired(*, project: Project | None = None, limit: int = 500) -
         rows = list(
             expired.select_for_update(skip_locked=True)
             .order_by("expires_at")
-            .values_list("pk", "task_id", "holds_slot")[:limit]
+            .values_list("pk", "task_id")[:limit]
         )
-        if not rows:
-            return 0
-        Assignment.objects.filter(pk__in=[pk for pk, _, _ in rows]).update(
-            status=AssignmentStatus.EXPIRED, holds_slot=False, updated_at=now
-        )
-        freed = Counter(task_id for _, task_id, holds in rows if holds)
-        for task_id in sorted(freed):  # tasks in pk order, as every other writer
-            Task.objects.filter(pk=task_id).update(
-                reserved_count=F("reserved_count") - freed[task_id]
+        by_task: dict[int, list[int]] = defaultdict(list)
+        for pk, task_id in rows:
+            by_task[task_id].append(pk)
+        returned = 0
+        for task_id in sorted(by_task):  # tasks in pk order, as every other writer
+            # The status is checked again in the write: without row locks (SQLite) a submit
+            # may have handed one of them in since the read.
+            still_leased = Assignment.objects.filter(
+                pk__in=by_task[task_id], status=AssignmentStatus.LEASED
             )
-    return len(rows)
+            freed = still_leased.filter(holds_slot=True).update(
+                status=AssignmentStatus.EXPIRED, holds_slot=False, updated_at=now
+            )
+            returned += freed + still_leased.update(status=AssignmentStatus.EXPIRED, updated_at=now)
+            if freed:
+                Task.objects.filter(pk=task_id).update(reserved_count=F("reserved_count") - freed)
+    return returned
 
 
 def _gold_candidate(*, expert: User, project: Project) -> Task | None:
@@ -169,95 +203,143 @@ def _gold_candidate(*, expert: User, project: Project) -> Task | None:
 
 def _regular_candidate(*, expert: User, project: Project) -> Task | None:
     """Lock the first task that still has room, that the expert never had, in the project's
-    order. Tasks other claimers hold locked are skipped, not waited for."""
-    order = (
-        ("-reserved_count", "-priority", "id")
-        if project.dispatch_order == DispatchOrder.DEPTH
-        else ("reserved_count", "-priority", "id")
+    order. Tasks other claimers hold locked are skipped, not waited for.
+
+    Depth first looks at started tasks only in the front window of the queue: the expert's
+    own answers waiting for other experts sit there, and walking past all of them would make
+    a busy expert's every claim longer. Past the window come tasks nobody has started.
+    """
+    with_room = Task.objects.filter(
+        project=project, is_gold=False, status=TaskStatus.OPEN, reserved_count__lt=project.overlap
     )
+    unseen = ~Exists(Assignment.objects.filter(task=OuterRef("pk"), expert=expert))
+
+    def first(rows: QuerySet[Task], order: tuple[str, ...]) -> Task | None:
+        return (
+            rows.filter(unseen)
+            .select_for_update(skip_locked=True, of=("self",))
+            .order_by(*order)
+            .only("id", "reserved_count")
+            .first()
+        )
+
+    if project.dispatch_order == DispatchOrder.BREADTH:
+        return first(with_room, ("reserved_count", "-priority", "id"))
+    order = ("-reserved_count", "-priority", "id")
+    front = with_room.filter(reserved_count__gt=0).order_by(*order).values("pk")[:DEPTH_WINDOW]
     return (
-        Task.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(
-            project=project,
-            is_gold=False,
-            status=TaskStatus.OPEN,
-            reserved_count__lt=project.overlap,
-        )
-        .exclude(Exists(Assignment.objects.filter(task=OuterRef("pk"), expert=expert)))
-        .order_by(*order)
-        .only("id", "reserved_count")
-        .first()
+        first(Task.objects.filter(pk__in=front), order)
+        or first(with_room.filter(reserved_count=0), ("-priority", "id"))
+        or first(with_room, order)
     )
 
 
-def _live_leases(*, expert: User, project: Project, now: datetime) -> list[Assignment]:
+def _own_open_work(*, expert: User, project: Project) -> list[Assignment]:
+    """The expert's leases on the project (live or not yet swept: the slot is still theirs)
+    and drafts whose lease ran out on a task that still has room, locked, leases first.
+    Call inside the claim's transaction, with the seat locked."""
     return list(
-        Assignment.objects.filter(
-            expert=expert, project=project, status=AssignmentStatus.LEASED, expires_at__gt=now
-        )
+        Assignment.objects.select_for_update(of=("self",))
         .select_related("task")
-        .order_by("leased_at", "id")[:LIVE_LEASES_PER_EXPERT]
+        .filter(expert=expert, project=project)
+        .filter(
+            Q(status=AssignmentStatus.LEASED)
+            | (
+                Q(status=AssignmentStatus.EXPIRED, draft__isnull=False)
+                & (
+                    Q(task__is_gold=True)
+                    | Q(task__status=TaskStatus.OPEN, task__reserved_count__lt=project.overlap)
+                )
+            )
+        )
+        .order_by("status", "leased_at", "id")[: LIVE_LEASES_PER_EXPERT + 1]
     )
+
+
+def _lease_again(assignment: Assignment, project: Project, now: datetime) -> Assignment | None:
+    """Lease a kept draft's task to its expert again, if the task still has room. Call with
+    the assignment row locked."""
+    if not _take_slot_again(assignment, project):
+        return None
+    assignment.status = AssignmentStatus.LEASED
+    assignment.leased_at = now
+    assignment.expires_at = now + _lease_length(project)
+    assignment.save(update_fields=["status", "holds_slot", "leased_at", "expires_at", "updated_at"])
+    return assignment
 
 
 def _claim_new(*, expert: User, project: Project, now: datetime) -> Assignment | None:
     """Lease a task the expert never had: a gold one at the project's gold rate, otherwise
-    the first regular task with room in the project's order."""
-    leases_return_expired(project=project, limit=EXPIRED_RETURNED_PER_CLAIM)
+    the first regular task with room in the project's order. Call inside the claim's
+    transaction, with the expert's seat locked."""
     wants_gold = secrets.randbelow(100) < project.gold_rate_percent
-    with transaction.atomic():
-        task = _gold_candidate(expert=expert, project=project) if wants_gold else None
-        holds_slot = False
+    task = _gold_candidate(expert=expert, project=project) if wants_gold else None
+    holds_slot = False
+    if task is None:
+        task = _regular_candidate(expert=expert, project=project)
         if task is None:
-            task = _regular_candidate(expert=expert, project=project)
-            if task is None:
-                return None
-            # The row is locked on PostgreSQL; the condition still guards databases without
-            # row locks, where a racing claim may have filled the task since the read.
-            taken = Task.objects.filter(pk=task.pk, reserved_count__lt=project.overlap).update(
-                reserved_count=F("reserved_count") + 1
-            )
-            if not taken:
-                return None
-            holds_slot = True
-        return Assignment.objects.create(
-            task=task,
-            project=project,
-            expert=expert,
-            holds_slot=holds_slot,
-            leased_at=now,
-            expires_at=now + _lease_length(project),
+            return None
+        # The row is locked on PostgreSQL; the condition still guards databases without
+        # row locks, where a racing claim may have filled the task since the read.
+        taken = Task.objects.filter(pk=task.pk, reserved_count__lt=project.overlap).update(
+            reserved_count=F("reserved_count") + 1
         )
+        if not taken:
+            return None
+        holds_slot = True
+    return Assignment.objects.create(
+        task=task,
+        project=project,
+        expert=expert,
+        holds_slot=holds_slot,
+        leased_at=now,
+        expires_at=now + _lease_length(project),
+    )
+
+
+def _next(*, expert: User, project: Project, current: Assignment | None) -> Assignment | None:
+    refusal = _project_refusal(project)
+    if refusal is not None:
+        raise Conflict(refusal)
+    for attempt in range(2):
+        now = timezone.now()
+        with transaction.atomic():
+            _lock_seat(expert=expert, project=project)
+            mine = _own_open_work(expert=expert, project=project)
+            leases = [a for a in mine if a.status == AssignmentStatus.LEASED]
+            others = [lease for lease in leases if current is None or lease.pk != current.pk]
+            if others:
+                return assignment_renew(assignment=others[0])
+            if len(leases) >= LIVE_LEASES_PER_EXPERT:
+                return None
+            kept = next((a for a in mine if a.status == AssignmentStatus.EXPIRED), None)
+            found = (kept and _lease_again(kept, project, now)) or _claim_new(
+                expert=expert, project=project, now=now
+            )
+        if found is not None or attempt:
+            return found
+        # Nothing with room: expired leases are returned lazily, here, then one more look.
+        if not leases_return_expired(project=project, limit=EXPIRED_RETURNED_PER_CLAIM):
+            return None
+    return None
 
 
 def task_claim(*, expert: User, project: Project) -> Assignment | None:
     """The expert's next task on the project, leased to them; None when nothing is left.
 
     An expert who already holds a live lease gets it back (renewed) rather than a new task,
-    so a reload finds the same task and its draft. Raise Conflict when the expert may not
-    work on the project now (GuidelinesNotAcknowledged when the guidelines changed).
+    so a reload finds the same task and its draft; a draft whose lease ran out comes back
+    while its task still has room. Raise Conflict when the expert may not work on the
+    project now (GuidelinesNotAcknowledged when the guidelines changed).
     """
-    _require_may_work(expert=expert, project=project)
-    now = timezone.now()
-    live = _live_leases(expert=expert, project=project, now=now)
-    if live:
-        return assignment_renew(assignment=live[0])
-    return _claim_new(expert=expert, project=project, now=now)
+    return _next(expert=expert, project=project, current=None)
 
 
 def task_prefetch(*, expert: User, project: Project, current: Assignment) -> Assignment | None:
     """The task after ``current``, leased now so the page can show it the moment ``current``
     is submitted: another live lease if the expert has one, else a new claim. At most
     LIVE_LEASES_PER_EXPERT leases are live per expert."""
-    _require_may_work(expert=expert, project=project)
-    now = timezone.now()
-    live = _live_leases(expert=expert, project=project, now=now)
-    others = [assignment for assignment in live if assignment.pk != current.pk]
-    if others:
-        return assignment_renew(assignment=others[0])
-    if len(live) >= LIVE_LEASES_PER_EXPERT:
-        return None
-    return _claim_new(expert=expert, project=project, now=now)
+    return _next(expert=expert, project=project, current=current)
 
 
 def _take_slot_again(assignment: Assignment, project: Project) -> bool:
@@ -322,12 +404,16 @@ def assignment_draft_save(
     draft: Any,
     signals: PageSignals | None = None,
 ) -> DraftSaved:
-    """Keep the unsent answer and the page's counters, and renew the lease.
+    """Keep the unsent answer and the page's counters; renew the lease while the expert is
+    at work (a new draft or active time), not for a tab left open with nobody at it.
 
-    A lease that expired meanwhile is taken again when the task still has room. Saving a
-    draft on a task already submitted or skipped is refused (Conflict).
+    A lease that expired meanwhile is taken again, on the next sign of work, when the task
+    still has room. Saving a draft on a task already submitted or skipped is refused
+    (Conflict).
     """
     clean = _check_draft(draft)
+    signals = signals or PageSignals()
+    working = clean is not None or signals.active_seconds > 0 or signals.pastes > 0
     now = timezone.now()
     with transaction.atomic():
         locked = (
@@ -335,26 +421,39 @@ def assignment_draft_save(
             .select_related("task", "project")
             .get(pk=assignment.pk, expert=expert)
         )
+        project, task = locked.project, locked.task
         if locked.status in (AssignmentStatus.SUBMITTED, AssignmentStatus.SKIPPED):
             raise Conflict(f"This task was already {locked.get_status_display().lower()}.")
-        still_needed = True
-        if locked.status == AssignmentStatus.EXPIRED or locked.expires_at <= now:
-            if locked.status == AssignmentStatus.LEASED and locked.holds_slot:
-                # Expired but not yet swept: the slot is still ours.
-                still_needed = True
-            else:
-                still_needed = locked.project.status in SUBMIT_PROJECT_STATES and (
-                    _take_slot_again(locked, locked.project)
-                )
+        if locked.status == AssignmentStatus.LEASED:
+            still_needed = True  # expired or not, the slot stays ours until it is swept
+        elif working and project.status in SUBMIT_PROJECT_STATES:
+            still_needed = _take_slot_again(locked, project)
             if still_needed:
                 locked.status = AssignmentStatus.LEASED
-        if still_needed and locked.status == AssignmentStatus.LEASED:
-            locked.expires_at = now + _lease_length(locked.project)
+        else:
+            still_needed = task.status == TaskStatus.OPEN and (
+                task.is_gold or task.reserved_count < project.overlap
+            )
+        if working and locked.status == AssignmentStatus.LEASED:
+            locked.expires_at = now + _lease_length(project)
         if clean is not None:
             locked.draft = clean
-        _add_signals(locked, signals or PageSignals(), now)
+        _add_signals(locked, signals, now)
         locked.draft_saved_at = now
-        locked.save()
+        locked.save(
+            update_fields=[
+                "status",
+                "holds_slot",
+                "expires_at",
+                "draft",
+                "draft_saved_at",
+                "active_seconds",
+                "paste_count",
+                "pasted_chars",
+                "focus_loss_count",
+                "updated_at",
+            ]
+        )
     return DraftSaved(assignment=locked, still_needed=still_needed)
 
 
@@ -448,6 +547,8 @@ def annotation_submit(
     assignment and SubmittedTooLate is raised. Invalid answers raise InvalidInput naming the
     field, and nothing changes.
     """
+    if assignment.annotation_id is not None:  # a repeat: answer as the first time
+        return Annotation.objects.get(pk=assignment.annotation_id)
     project = assignment.project
     task_type = task_type_for(project.task_type)
     clean = task_type.validate_result(
@@ -460,16 +561,13 @@ def annotation_submit(
     now = timezone.now()
     too_late = False
     with transaction.atomic():
-        locked = (
-            Assignment.objects.select_for_update(of=("self",))
-            .select_related("annotation")
-            .get(pk=assignment.pk, expert=expert)
-        )
-        if locked.annotation is not None:
-            return locked.annotation
+        # No joins in the locking read: after waiting for another tab's submit, PostgreSQL
+        # re-reads the locked row but not the rows joined to it.
+        locked = Assignment.objects.select_for_update().get(pk=assignment.pk, expert=expert)
+        if locked.annotation_id is not None:
+            return Annotation.objects.get(pk=locked.annotation_id)
         if locked.status == AssignmentStatus.SKIPPED:
             raise Conflict("You skipped this task; it can no longer be submitted.")
-        project = Project.objects.get(pk=locked.project_id)
         if project.status not in SUBMIT_PROJECT_STATES:
             raise Conflict(f"“{project.title}” is {project.get_status_display().lower()}.")
         task = Task.objects.select_for_update().get(pk=locked.task_id)
@@ -477,11 +575,13 @@ def annotation_submit(
         if not locked.holds_slot and not task.is_gold:
             too_late = not _take_slot_again(locked, project)
         _add_signals(locked, signals or PageSignals(), now)
+        changed = ["status", "holds_slot", "draft", "draft_saved_at", "updated_at"]
+        changed += ["active_seconds", "paste_count", "pasted_chars", "focus_loss_count"]
         if too_late:
             locked.status = AssignmentStatus.EXPIRED
             locked.draft = kept if kept is not None else locked.draft
             locked.draft_saved_at = now
-            locked.save()
+            locked.save(update_fields=changed)
         else:
             annotation = Annotation.objects.create(
                 task=task,
@@ -504,7 +604,7 @@ def annotation_submit(
             locked.annotation = annotation
             locked.finished_at = now
             locked.draft = None
-            locked.save()
+            locked.save(update_fields=[*changed, "annotation", "finished_at"])
             was_completed = task.status == TaskStatus.COMPLETED
             task_counts_refresh(task=task, project=project)
             _emit_submitted(
@@ -527,7 +627,7 @@ def _emit_submitted(
     from projects.services.webhooks import webhook_event_emit
 
     webhook_event_emit(
-        organization=project.organization,
+        organization=project.organization,  # loaded with the assignment
         event=WebhookEvent.ANNOTATION_SUBMITTED,
         data={
             "project": str(project.public_id),
@@ -548,16 +648,39 @@ def _emit_submitted(
         )
 
 
-def annotation_edit(*, expert: User, annotation: Annotation, result: Any) -> Annotation:
-    """Change an answer the lab has not decided on yet (or sent back for revision); a
-    revision goes back to the review queue as submitted."""
+def annotation_edit(
+    *,
+    expert: User,
+    annotation: Annotation,
+    result: Any,
+    signals: PageSignals | None = None,
+    ai_used: bool | None = None,
+    ai_disclosure: str = "",
+) -> Annotation:
+    """Change an answer the lab has not decided on yet (or sent back for revision); the
+    edit counts as a new hand-in (review and auto-accept start from it), and a revision goes
+    back to the review queue as submitted. The page's signals add to the annotation's, and a
+    project that asks for disclosure asks again."""
     project = annotation.project
+    if project.status not in SUBMIT_PROJECT_STATES:
+        raise Conflict(f"“{project.title}” is {project.get_status_display().lower()}.")
+    if (
+        _member_refusal(
+            ProjectMember.objects.filter(project=project, expert=expert)
+            .values_list("status", "status_reason")
+            .first()
+        )
+        == "You are not on this project."
+    ):
+        raise Conflict("You are no longer on this project.")
     task_type = task_type_for(project.task_type)
     clean = task_type.validate_result(
         result,
         task=annotation.task.data,
         settings=task_type.settings_with_defaults(project.task_settings),
     )
+    disclosure = _check_disclosure(project, ai_used, ai_disclosure)
+    signals = signals or PageSignals()
     with transaction.atomic():
         locked = Annotation.objects.select_for_update().get(pk=annotation.pk, expert=expert)
         if locked.status not in EDITABLE_ANNOTATION_STATES:
@@ -567,12 +690,19 @@ def annotation_edit(*, expert: User, annotation: Annotation, result: Any) -> Ann
             )
         if annotation_can_transition(locked.status, AnnotationStatus.SUBMITTED):
             locked.status = AnnotationStatus.SUBMITTED
-            locked.submitted_at = timezone.now()
+        locked.submitted_at = timezone.now()
         locked.result = clean
         locked.confidence = clean["confidence"]
         locked.is_edge_case = clean.get("is_edge_case", False)
         locked.edge_case_note = clean.get("edge_case_note", "")
         locked.edit_count += 1
+        locked.time_spent_seconds += min(signals.active_seconds, MAX_ACTIVE_SECONDS_PER_SAVE)
+        locked.paste_count += signals.pastes
+        locked.pasted_chars += signals.pasted_chars
+        locked.focus_loss_count += signals.focus_losses
+        if project.ai_policy == AiPolicy.DISCLOSED or ai_used is not None:
+            locked.ai_used = ai_used
+            locked.ai_disclosure = disclosure
         locked.save()
         task = Task.objects.select_for_update().get(pk=locked.task_id)
         task_counts_refresh(task=task, project=project)

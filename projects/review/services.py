@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from marketplace.errors import Conflict, InvalidInput
-from marketplace.services import notification_create
+from marketplace.services import audit_record, notification_create
 from projects.access import LabActor, lab_audit_record
 from projects.dispatch.models import Assignment
 from projects.dispatch.services import task_counts_refresh
@@ -106,14 +106,17 @@ def _decide(
 
 
 def _give_slot_back(locked: Annotation) -> None:
-    """A rejected answer no longer counts: the task asks another expert for one."""
+    """A rejected answer no longer counts: the task asks another expert for one. Locks the
+    assignment, then the task (the order every dispatch writer uses)."""
+    assignment = (
+        Assignment.objects.select_for_update().filter(annotation=locked, holds_slot=True).first()
+    )
     task = Task.objects.select_for_update().get(pk=locked.task_id)
     task_counts_refresh(task=task, project=locked.project)
-    released = Assignment.objects.filter(annotation=locked, holds_slot=True).update(
-        holds_slot=False
-    )
-    if released and not task.is_gold:
-        Task.objects.filter(pk=task.pk).update(reserved_count=F("reserved_count") - 1)
+    if assignment is not None:
+        Assignment.objects.filter(pk=assignment.pk).update(holds_slot=False)
+        if not task.is_gold:
+            Task.objects.filter(pk=task.pk).update(reserved_count=F("reserved_count") - 1)
 
 
 def _notify(annotation: Annotation, decision: str, feedback: str) -> None:
@@ -135,12 +138,19 @@ def _notify(annotation: Annotation, decision: str, feedback: str) -> None:
 
 
 def annotation_review(
-    *, actor: LabActor, annotation: Annotation, decision: str, feedback: str = ""
+    *,
+    actor: LabActor,
+    annotation: Annotation,
+    decision: str,
+    feedback: str = "",
+    seen_edit_count: int | None = None,
 ) -> Annotation:
     """Accept, reject or send back one annotation. Rejections and revisions need feedback.
 
-    Accepting an annotation already accepted returns it unchanged (a retried request), so
-    the decision is recorded once.
+    Repeating the decision an annotation already has returns it unchanged (a retried
+    request), so it is recorded once. ``seen_edit_count`` is the edit count of the answer the
+    reviewer read: when the expert changed it since, the decision is refused (Conflict), so
+    a lab never accepts an answer it has not seen.
     """
     actor.require_manager("review annotations")
     if decision not in ReviewDecision.values:
@@ -154,6 +164,11 @@ def annotation_review(
         locked = _lock(actor, annotation)
         if locked.status == _TARGET[decision]:
             return locked
+        if seen_edit_count is not None and seen_edit_count != locked.edit_count:
+            raise Conflict(
+                "The expert changed this answer after you opened it. Read it again before "
+                "you decide."
+            )
         _decide(actor=actor, locked=locked, decision=decision, feedback=clean, now=timezone.now())
     return locked
 
@@ -237,7 +252,7 @@ def annotations_auto_accept(*, now: datetime | None = None, limit: int = AUTO_AC
         with transaction.atomic():
             rows = list(
                 Annotation.objects.select_for_update(of=("self",), skip_locked=True)
-                .select_related("project")
+                .select_related("project__organization")
                 .filter(
                     project_id=project_id,
                     status=AnnotationStatus.SUBMITTED,
@@ -248,6 +263,17 @@ def annotations_auto_accept(*, now: datetime | None = None, limit: int = AUTO_AC
             for locked in rows:
                 _decide(
                     actor=None, locked=locked, decision=ReviewDecision.ACCEPT, feedback="", now=now
+                )
+            if rows:
+                audit_record(
+                    actor=None,
+                    action="annotation.auto_accept",
+                    target=rows[0].project,
+                    organization=rows[0].project.organization,
+                    after={
+                        "accepted": [str(row.public_id) for row in rows],
+                        "after_days": days,
+                    },
                 )
             accepted += len(rows)
     return accepted

@@ -167,9 +167,9 @@ def test_claim_runs_a_constant_number_of_queries(django_assert_num_queries):
     for project, who in ((small, expert), (large, other)):
         for _ in range(2):  # answered tasks in front of the scan do not add queries
             submit_next(who, project)
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(8):
         assert dispatch.task_claim(expert=expert, project=small) is not None
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(8):
         assert dispatch.task_claim(expert=other, project=large) is not None
 
 
@@ -493,3 +493,135 @@ def test_an_answer_can_be_edited_until_it_is_reviewed():
         )
     annotation.refresh_from_db()
     assert annotation.result["preference"] == "tie"
+
+
+# Coming back, idling, and busy experts -------------------------------------------------------
+
+
+def test_a_draft_whose_lease_ran_out_comes_back_at_the_next_claim():
+    _, project, (expert,) = workspace(task_count=3, overlap=1)
+    lease = dispatch.task_claim(expert=expert, project=project)
+    assert lease is not None
+    dispatch.assignment_draft_save(
+        expert=expert, assignment=lease, draft={"rationale": ["Half written"]}
+    )
+    _expire(lease)
+    return_expired_leases()
+
+    again = dispatch.task_claim(expert=expert, project=project)
+
+    assert again is not None and again.pk == lease.pk
+    assert again.draft == {"rationale": ["Half written"]}
+    assert again.status == AssignmentStatus.LEASED and again.holds_slot
+    assert _task(lease.task_id).reserved_count == 1
+
+
+def test_a_draft_on_a_task_filled_meanwhile_does_not_come_back():
+    _, project, (expert, other) = workspace(experts=2, task_count=2, overlap=1)
+    lease = dispatch.task_claim(expert=expert, project=project)
+    assert lease is not None
+    dispatch.assignment_draft_save(expert=expert, assignment=lease, draft={"a": ["b"]})
+    _expire(lease)
+    return_expired_leases()
+    taken = dispatch.task_claim(expert=other, project=project)
+    assert taken is not None and taken.task_id == lease.task_id
+
+    fresh = dispatch.task_claim(expert=expert, project=project)
+
+    assert fresh is not None and fresh.task_id != lease.task_id
+
+
+def test_an_idle_tab_does_not_keep_its_lease_alive():
+    _, project, (expert,) = workspace(lease_minutes=10)
+    lease = dispatch.task_claim(expert=expert, project=project)
+    assert lease is not None
+    soon = timezone.now() + timedelta(minutes=1)
+    Assignment.objects.filter(pk=lease.pk).update(expires_at=soon)
+
+    dispatch.assignment_draft_save(expert=expert, assignment=lease, draft=None)
+    lease.refresh_from_db()
+    assert lease.expires_at == soon
+
+    dispatch.assignment_draft_save(
+        expert=expert, assignment=lease, draft=None, signals=PageSignals(active_seconds=3)
+    )
+    lease.refresh_from_db()
+    assert lease.expires_at > timezone.now() + timedelta(minutes=9)
+
+
+def test_a_busy_expert_still_gets_the_next_task_past_their_own_waiting_answers():
+    _, project, (busy, other) = workspace(experts=2, task_count=80, overlap=3)
+    for _ in range(70):  # all wait for two more experts, in front of the depth-first queue
+        submit_next(busy, project)
+    submit_next(other, project)
+
+    following = dispatch.task_claim(expert=busy, project=project)
+
+    assert following is not None
+    assert not Annotation.objects.filter(expert=busy, task_id=following.task_id).exists()
+
+
+def test_claims_by_one_expert_respect_the_lease_cap():
+    _, project, (expert,) = workspace(task_count=6)
+    first = dispatch.task_claim(expert=expert, project=project)
+    assert first is not None
+    second = dispatch.task_prefetch(expert=expert, project=project, current=first)
+    assert second is not None
+
+    third = dispatch.task_prefetch(expert=expert, project=project, current=second)
+
+    assert third is not None and third.pk == first.pk
+    assert Assignment.objects.filter(expert=expert, status=AssignmentStatus.LEASED).count() == 2
+
+
+def test_edits_are_refused_once_the_project_is_finished_or_the_expert_removed():
+    actor, project, (expert, other) = workspace(experts=2, task_count=2)
+    mine = submit_next(expert, project)
+    theirs = submit_next(other, project)
+    ProjectMember.objects.filter(expert=other).update(status=MemberStatus.REMOVED)
+
+    with pytest.raises(Conflict, match="no longer on this project"):
+        dispatch.annotation_edit(expert=other, annotation=theirs, result=answer(project))
+    project_services.project_complete(actor=actor, project=project)
+    mine.project.refresh_from_db()
+    with pytest.raises(Conflict, match="completed"):
+        dispatch.annotation_edit(expert=expert, annotation=mine, result=answer(project))
+    assert Annotation.objects.filter(edit_count__gt=0).count() == 0
+
+
+def test_an_edit_counts_as_a_new_hand_in_with_its_signals():
+    _, project, (expert,) = workspace(ai_policy="disclosed")
+    lease = dispatch.task_claim(expert=expert, project=project)
+    assert lease is not None
+    annotation = dispatch.annotation_submit(
+        expert=expert, assignment=lease, result=answer(project), ai_used=False
+    )
+    Annotation.objects.filter(pk=annotation.pk).update(
+        submitted_at=timezone.now() - timedelta(days=6)
+    )
+    annotation.refresh_from_db()
+
+    with pytest.raises(InvalidInput):
+        dispatch.annotation_edit(expert=expert, annotation=annotation, result=answer(project))
+    edited = dispatch.annotation_edit(
+        expert=expert,
+        annotation=annotation,
+        result=answer(project),
+        signals=PageSignals(active_seconds=30, pastes=2, pasted_chars=900),
+        ai_used=True,
+        ai_disclosure="Pasted a model's draft and rewrote it.",
+    )
+
+    assert edited.submitted_at > timezone.now() - timedelta(minutes=1)
+    assert (edited.paste_count, edited.pasted_chars, edited.ai_used) == (2, 900, True)
+
+
+def test_the_workspace_stays_open_when_another_member_is_removed():
+    from projects.dispatch.selectors import assignment_for_expert
+
+    _, project, (expert, removed) = workspace(experts=2)
+    lease = dispatch.task_claim(expert=expert, project=project)
+    assert lease is not None
+    ProjectMember.objects.filter(expert=removed).update(status=MemberStatus.REMOVED)
+
+    assert assignment_for_expert(expert=expert, assignment_id=lease.public_id).pk == lease.pk

@@ -273,3 +273,51 @@ def test_review_counts(django_assert_num_queries):
         "revision": 0,
         "edge_cases": 1,
     }
+
+
+def test_the_lab_may_decide_without_waiting_for_a_revision():
+    actor, project, (expert,) = workspace()
+    annotation = submit_next(expert, project)
+    services.annotation_request_revision(actor=actor, annotation=annotation, feedback="Cite it.")
+
+    services.annotation_reject(actor=actor, annotation=annotation, feedback="No revision came.")
+
+    annotation.refresh_from_db()
+    assert annotation.status == AnnotationStatus.REJECTED
+    assert [r.decision for r in annotation.reviews.all()] == ["revise", "reject"]
+
+
+def test_a_decision_on_an_answer_changed_since_it_was_read_is_refused():
+    actor, project, (expert,) = workspace()
+    annotation = submit_next(expert, project)
+    seen = annotation.edit_count
+    dispatch.annotation_edit(
+        expert=expert, annotation=annotation, result=answer(project, preference="tie")
+    )
+
+    with pytest.raises(Conflict, match="changed this answer"):
+        services.annotation_review(
+            actor=actor, annotation=annotation, decision="accept", seen_edit_count=seen
+        )
+
+    annotation.refresh_from_db()
+    assert annotation.status == AnnotationStatus.SUBMITTED
+    services.annotation_review(
+        actor=actor, annotation=annotation, decision="accept", seen_edit_count=seen + 1
+    )
+    annotation.refresh_from_db()
+    assert annotation.status == AnnotationStatus.ACCEPTED
+
+
+def test_auto_accept_is_audited_per_batch():
+    _, project, (expert,) = workspace(auto_accept_days=1)
+    annotation = submit_next(expert, project)
+    Annotation.objects.filter(pk=annotation.pk).update(
+        submitted_at=timezone.now() - timedelta(days=2)
+    )
+
+    auto_accept_annotations()
+
+    event = AuditEvent.objects.get(action="annotation.auto_accept")
+    assert event.after["accepted"] == [str(annotation.public_id)]
+    assert event.organization_id == project.organization_id
