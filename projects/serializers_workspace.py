@@ -44,9 +44,9 @@ def _one_of(choices: Any) -> str:
 
 
 class WorkTaskSerializer(serializers.Serializer):
-    """The task as the expert sees it: its id and data, nothing about gold."""
+    """The task as the expert sees it: its data only. Never the lab's external id (labs name
+    gold rows like "gold-001") and nothing about gold; the assignment's id names it."""
 
-    external_id = serializers.CharField()
     data = serializers.SerializerMethodField()  # type: ignore[assignment]
 
     @extend_schema_field(OpenApiTypes.OBJECT)
