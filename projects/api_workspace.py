@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, prefetch_related_objects
 from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -94,12 +94,9 @@ def work_conflict(request: Request, conflict: Conflict, project: Project) -> dic
 
 
 def assignment_data(expert: User, assignment: Assignment) -> Any:
-    """The assignment as the API shows it, read again through the expert's scope (one query:
-    a fresh claim holds only the task's id)."""
-    fresh = dispatch_selectors.assignment_for_expert(
-        expert=expert, assignment_id=assignment.public_id
-    )
-    return AssignmentSerializer(fresh).data
+    """The assignment as the API shows it. The dispatch services return it with its task's
+    data and its project loaded, so nothing is read again."""
+    return AssignmentSerializer(assignment).data
 
 
 class ExpertApiView(generics.GenericAPIView):
@@ -280,7 +277,10 @@ class WorkSkipView(ExpertApiView):
         serializer = SkipSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         dispatch.assignment_skip(expert=expert, assignment=assignment, **serializer.validated_data)
-        return Response(assignment_data(expert, assignment))
+        skipped = dispatch_selectors.assignment_for_expert(
+            expert=expert, assignment_id=assignment_id
+        )
+        return Response(assignment_data(expert, skipped))
 
 
 def _project_filter(request: Request, expert: User) -> Project | None:
@@ -317,10 +317,9 @@ class WorkDraftListView(ExpertApiView):
 
 
 def _expert_annotation_data(expert: User, annotation: Annotation) -> Any:
-    fresh = dispatch_selectors.annotation_for_expert(
-        expert=expert, annotation_id=annotation.public_id
-    )
-    return ExpertAnnotationSerializer(fresh).data
+    """The annotation a service returned (its task and project loaded), with its reviews."""
+    prefetch_related_objects([annotation], "reviews")
+    return ExpertAnnotationSerializer(annotation).data
 
 
 class WorkAnnotationListView(ExpertApiView):
@@ -385,7 +384,10 @@ class WorkAnnotationDetailView(ExpertApiView):
         dispatch.annotation_edit(
             expert=expert, annotation=annotation, result=serializer.validated_data["result"]
         )
-        return Response(_expert_annotation_data(expert, annotation))
+        edited = dispatch_selectors.annotation_for_expert(
+            expert=expert, annotation_id=annotation_id
+        )
+        return Response(ExpertAnnotationSerializer(edited).data)
 
 
 # Labs -------------------------------------------------------------------------------------

@@ -219,7 +219,7 @@ def _regular_candidate(*, expert: User, project: Project) -> Task | None:
             rows.filter(unseen)
             .select_for_update(skip_locked=True, of=("self",))
             .order_by(*order)
-            .only("id", "reserved_count")
+            .only("id", "reserved_count", "data", "is_gold", "status")
             .first()
         )
 
