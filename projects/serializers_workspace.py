@@ -334,6 +334,14 @@ class ReviewSerializer(StrictInputSerializer):
         trim_whitespace=False,
         help_text="Required to reject or send back; the expert reads it.",
     )
+    seen_edit_count = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=0,
+        help_text="The `edit_count` of the answer you read. When the expert changed it since, "
+        "the decision is refused (409) so you never decide on an answer you have not seen.",
+    )
 
 
 class BulkAcceptSerializer(StrictInputSerializer):

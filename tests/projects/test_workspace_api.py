@@ -1167,3 +1167,25 @@ def test_the_schema_documents_the_workspace_endpoints(client):
         "/api/v1/projects/{project_id}/edge-cases/{annotation_id}/resolve/",
     ):
         assert path in body
+
+
+def test_a_review_of_an_answer_changed_since_it_was_read_is_refused():
+    actor, project, (expert,) = workspace()
+    annotation = submit_next(expert, project)
+    dispatch.annotation_edit(
+        expert=expert, annotation=annotation, result=answer(project, preference="tie")
+    )
+    client = APIClient()
+    path = url("project-annotation-review", project.public_id, annotation.public_id)
+
+    stale = client.post(
+        path, {"decision": "accept", "seen_edit_count": 0}, format="json", **key_header(actor)
+    )
+    fresh = client.post(
+        path, {"decision": "accept", "seen_edit_count": 1}, format="json", **key_header(actor)
+    )
+
+    assert stale.status_code == 409
+    assert "changed this answer" in stale.json()["detail"]
+    assert fresh.status_code == 200
+    assert fresh.json()["status"] == "accepted"
