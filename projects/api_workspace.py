@@ -529,21 +529,10 @@ class ProjectEdgeCaseListView(LabApiView):
     )
     def get(self, request: Request, project_id: UUID) -> Response:
         project, _ = project_and_actor(request, project_id)
-        resolved = _resolved_param(request.query_params.get("resolved"))
+        resolved = review_selectors.resolved_filter_from(request.query_params.get("resolved"))
         rows = review_selectors.edge_cases(project=project, resolved=resolved)
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(LabAnnotationSerializer(page, many=True).data)
-
-
-def _resolved_param(value: str | None) -> bool | None:
-    lowered = (value or "").strip().lower()
-    if lowered in {"", "0", "false", "no", "off"}:
-        return False
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered == "all":
-        return None
-    raise InvalidInput("resolved: use yes, no or all.", field="resolved")
 
 
 class ProjectEdgeCaseResolveView(LabApiView):

@@ -43,6 +43,16 @@ def _flag(value: str | None, field: str) -> bool | None:
     raise InvalidInput(f"{field}: use yes or no.", field=field)
 
 
+def resolved_filter_from(value: str | None) -> bool | None:
+    """The edge-case queue's filter: open ones (the default), resolved ones, or all (None)."""
+    if (value or "").strip().lower() == "all":
+        return None
+    try:
+        return bool(_flag(value, "resolved"))
+    except InvalidInput:
+        raise InvalidInput("resolved: use yes, no or all.", field="resolved") from None
+
+
 def _percent(value: str | None, field: str) -> int | None:
     if value is None or value == "":
         return None
