@@ -73,6 +73,11 @@ class Assignment(TimeStampedModel):
                 condition=Q(status="leased"),
                 name="assignment_live_expiry",
             ),
+            models.Index(
+                fields=["expert", "project", "-draft_saved_at"],
+                condition=Q(status="expired", draft__isnull=False),
+                name="assignment_kept_drafts",
+            ),
         ]
         constraints: ClassVar = [
             models.UniqueConstraint(fields=["task", "expert"], name="assignment_once_per_expert"),

@@ -234,25 +234,32 @@ def _regular_candidate(*, expert: User, project: Project) -> Task | None:
     )
 
 
-def _own_open_work(*, expert: User, project: Project) -> list[Assignment]:
-    """The expert's leases on the project (live or not yet swept: the slot is still theirs)
-    and drafts whose lease ran out on a task that still has room, locked, leases first.
-    Call inside the claim's transaction, with the seat locked."""
+def _own_leases(*, expert: User, project: Project) -> list[Assignment]:
+    """The expert's leases on the project (live or not yet swept: the slot is still theirs),
+    oldest first, locked. Call inside the claim's transaction, with the seat locked."""
     return list(
         Assignment.objects.select_for_update(of=("self",))
         .select_related("task")
-        .filter(expert=expert, project=project)
+        .filter(expert=expert, project=project, status=AssignmentStatus.LEASED)
+        .order_by("leased_at", "id")[:LIVE_LEASES_PER_EXPERT]
+    )
+
+
+def _kept_draft(*, expert: User, project: Project) -> Assignment | None:
+    """The expert's newest draft whose lease ran out, on a task that still has room, locked."""
+    return (
+        Assignment.objects.select_for_update(of=("self",))
+        .select_related("task")
         .filter(
-            Q(status=AssignmentStatus.LEASED)
-            | (
-                Q(status=AssignmentStatus.EXPIRED, draft__isnull=False)
-                & (
-                    Q(task__is_gold=True)
-                    | Q(task__status=TaskStatus.OPEN, task__reserved_count__lt=project.overlap)
-                )
-            )
+            expert=expert,
+            project=project,
+            status=AssignmentStatus.EXPIRED,
+            draft__isnull=False,
+            task__status=TaskStatus.OPEN,
         )
-        .order_by("status", "leased_at", "id")[: LIVE_LEASES_PER_EXPERT + 1]
+        .filter(Q(task__is_gold=True) | Q(task__reserved_count__lt=project.overlap))
+        .order_by("-draft_saved_at", "-id")
+        .first()
     )
 
 
@@ -305,14 +312,13 @@ def _next(*, expert: User, project: Project, current: Assignment | None) -> Assi
         now = timezone.now()
         with transaction.atomic():
             _lock_seat(expert=expert, project=project)
-            mine = _own_open_work(expert=expert, project=project)
-            leases = [a for a in mine if a.status == AssignmentStatus.LEASED]
+            leases = _own_leases(expert=expert, project=project)
             others = [lease for lease in leases if current is None or lease.pk != current.pk]
             if others:
                 return assignment_renew(assignment=others[0])
             if len(leases) >= LIVE_LEASES_PER_EXPERT:
                 return None
-            kept = next((a for a in mine if a.status == AssignmentStatus.EXPIRED), None)
+            kept = _kept_draft(expert=expert, project=project)
             found = (kept and _lease_again(kept, project, now)) or _claim_new(
                 expert=expert, project=project, now=now
             )

@@ -261,7 +261,7 @@ def test_a_gold_task_is_served_without_anything_about_gold(monkeypatch):
 # Session and user, the project, the member and the acknowledgement, the live leases, the
 # expired-lease sweep (savepoint, select, release), the claim (savepoint, lock, counter,
 # insert, release) and the assignment read back with its task and project.
-NEXT_QUERIES = 11
+NEXT_QUERIES = 12
 
 
 def test_the_next_view_takes_as_many_queries_whatever_the_project_size(
