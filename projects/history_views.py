@@ -19,15 +19,26 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from experts.views.profile import require_expert
-from marketplace.errors import Conflict, DomainError, InvalidInput
+from marketplace.errors import Conflict, DomainError, InvalidInput, NotFound
 from marketplace.http import AuthenticatedHttpRequest, report
 from projects.dispatch import selectors as dispatch_selectors
 from projects.dispatch import services as dispatch_services
+from projects.dispatch.models import Assignment
 from projects.matching import selectors as matching_selectors
 from projects.models import Annotation, Project
 from projects.review.models import AnnotationReview
-from projects.states import EDITABLE_ANNOTATION_STATES, AnnotationStatus, ReviewDecision
+from projects.states import (
+    DISPATCH_PROJECT_STATES,
+    EDITABLE_ANNOTATION_STATES,
+    SUBMIT_PROJECT_STATES,
+    AiPolicy,
+    AnnotationStatus,
+    AssignmentStatus,
+    ReviewDecision,
+    TaskStatus,
+)
 from projects.task_types import task_type_for
+from projects.workspace_views import AI_ANSWERS
 
 ANNOTATIONS_PER_PAGE = 25
 KEPT_DRAFTS_SHOWN = 20
@@ -39,6 +50,21 @@ def _latest_feedback(annotation: Annotation) -> AnnotationReview | None:
     """The newest review that says something (reviews are prefetched in order)."""
     with_feedback = [review for review in annotation.reviews.all() if review.feedback]
     return with_feedback[-1] if with_feedback else None
+
+
+def _draft_still_open(draft: Assignment) -> bool:
+    """Whether the task of a kept draft still takes this expert's answer: the workspace
+    resumes the draft on the expert's next visit (no query: project and task are loaded)."""
+    project, task = draft.project, draft.task
+    if project.status not in DISPATCH_PROJECT_STATES:
+        return False
+    return task.is_gold or (
+        task.status == TaskStatus.OPEN and task.reserved_count < project.overlap
+    )
+
+
+def _ai_used(value: str | None) -> bool | None:
+    return AI_ANSWERS.get((value or "").strip().lower())
 
 
 @login_required
@@ -79,9 +105,12 @@ def expert_annotations(request: AuthenticatedHttpRequest) -> HttpResponse:
             {"annotation": annotation, "feedback": _latest_feedback(annotation)}
             for annotation in page
         ],
-        "kept_drafts": list(
-            dispatch_selectors.kept_drafts(expert=expert, project=project)[:KEPT_DRAFTS_SHOWN]
-        ),
+        "kept_drafts": [
+            {"draft": draft, "open": _draft_still_open(draft)}
+            for draft in dispatch_selectors.kept_drafts(expert=expert, project=project)[
+                :KEPT_DRAFTS_SHOWN
+            ]
+        ],
         "query": query,
         "filtered": bool(query),
         "excerpt_chars": FEEDBACK_EXCERPT_CHARS,
@@ -95,11 +124,14 @@ def _render_annotation(
     *,
     result: dict[str, Any] | None = None,
     error: str = "",
+    posted: Any = None,
     status: int = 200,
 ) -> HttpResponse:
     project = annotation.project
     task_type = task_type_for(project.task_type)
-    editable = annotation.status in EDITABLE_ANNOTATION_STATES
+    editable = (
+        annotation.status in EDITABLE_ANNOTATION_STATES and project.status in SUBMIT_PROJECT_STATES
+    )
     reviews = list(annotation.reviews.all())
     revision_feedback = (
         next(
@@ -126,6 +158,13 @@ def _render_annotation(
         "reviews": reviews,
         "revision_feedback": revision_feedback,
         "edit_error": error,
+        "ai_policy": project.ai_policy,
+        "AiPolicy": AiPolicy,
+        # Asked again with every edit; a re-rendered post keeps what was sent.
+        "ai_used": (posted.get("ai_used") or "") if posted is not None else "",
+        "ai_disclosure": (
+            posted.get("ai_disclosure", "") if posted is not None else annotation.ai_disclosure
+        ),
     }
     return render(request, "projects/history/annotation.html", context, status=status)
 
@@ -155,11 +194,23 @@ def expert_annotation_edit(request: AuthenticatedHttpRequest, annotation_id: Any
     result = task_type.result_from_form(request.POST, settings)
     was_revision = annotation.status == AnnotationStatus.REVISION
     try:
-        dispatch_services.annotation_edit(expert=request.user, annotation=annotation, result=result)
+        dispatch_services.annotation_edit(
+            expert=request.user,
+            annotation=annotation,
+            result=result,
+            signals=dispatch_services.PageSignals.from_mapping(request.POST),
+            ai_used=_ai_used(request.POST.get("ai_used")),
+            ai_disclosure=request.POST.get("ai_disclosure", ""),
+        )
     except InvalidInput as error:
         messages.error(request, f"Your answer was not changed. {error.message}")
         return _render_annotation(
-            request, annotation, result=result, error=error.message, status=400
+            request,
+            annotation,
+            result=result,
+            error=error.message,
+            posted=request.POST,
+            status=400,
         )
     except Conflict as error:
         messages.error(request, error.message)
@@ -176,7 +227,37 @@ def expert_annotation_edit(request: AuthenticatedHttpRequest, annotation_id: Any
     return here
 
 
+@login_required
+@require_GET
+def expert_kept_draft(request: AuthenticatedHttpRequest, assignment_id: Any) -> HttpResponse:
+    """Work the expert could not hand in, read-only, with the way back to it while its task
+    still takes an answer."""
+    require_expert(request)
+    draft = dispatch_selectors.assignment_for_expert(
+        expert=request.user, assignment_id=assignment_id
+    )
+    if draft.status != AssignmentStatus.EXPIRED or draft.draft is None:
+        raise NotFound()
+    project = draft.project
+    task_type = task_type_for(project.task_type)
+    settings = task_type.settings_with_defaults(project.task_settings)
+    context = {
+        "draft": draft,
+        "project": project,
+        "open": _draft_still_open(draft),
+        "task_html": task_type.render_task(task=draft.task.data, settings=settings),
+        "answer_html": task_type.render_form(
+            task=draft.task.data,
+            settings=settings,
+            result=task_type.result_from_form(draft.draft, settings),
+            disabled=True,
+        ),
+    }
+    return render(request, "projects/history/kept_draft.html", context)
+
+
 urlpatterns = [
+    path("expert/drafts/<uuid:assignment_id>/", expert_kept_draft, name="expert_kept_draft"),
     path("expert/annotations/", expert_annotations, name="expert_annotations"),
     path("expert/annotations/<uuid:annotation_id>/", expert_annotation, name="expert_annotation"),
     path(

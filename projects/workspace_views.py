@@ -196,7 +196,7 @@ def workspace_task(request: AuthenticatedHttpRequest, assignment_id: Any) -> Htt
     if assignment.status in (AssignmentStatus.SUBMITTED, AssignmentStatus.SKIPPED):
         messages.info(request, f"You already {assignment.get_status_display().lower()} that task.")
         return redirect("workspace_start", project_id=assignment.project.public_id)
-    refusal = dispatch.work_refusal(expert=request.user, project=assignment.project)
+    refusal = dispatch.held_task_refusal(expert=request.user, project=assignment.project)
     if refusal is not None:
         return _refusal(request, assignment.project, refusal)
     return _render_workspace(request, assignment, fragment=_wants_fragment(request))
@@ -231,6 +231,17 @@ def workspace_draft(request: AuthenticatedHttpRequest, assignment_id: Any) -> Ht
     )
 
 
+def _conflict_code(error: Conflict, assignment: Assignment) -> str:
+    """What kind of refusal a submit met, for the page's script to act on."""
+    if isinstance(error, dispatch.SubmittedTooLate):
+        return "too_late"
+    if isinstance(error, dispatch.GuidelinesNotAcknowledged):
+        return "guidelines"
+    if assignment.status == AssignmentStatus.SKIPPED:
+        return "skipped"
+    return "not_available"
+
+
 @login_required
 @require_POST
 def workspace_submit(request: AuthenticatedHttpRequest, assignment_id: Any) -> HttpResponse:
@@ -258,11 +269,17 @@ def workspace_submit(request: AuthenticatedHttpRequest, assignment_id: Any) -> H
             request, assignment, status=400, form_data=request.POST, error=error
         )
     except Conflict as error:
-        if as_json:
-            return JsonResponse(
-                {"message": error.message, "history_url": _history_url()}, status=409
-            )
         assignment = _own_assignment(request, assignment_id)
+        code = _conflict_code(error, assignment)
+        guidelines_url = reverse("project_guidelines", kwargs={"project_id": project.public_id})
+        if as_json:
+            body = {"code": code, "message": error.message, "history_url": _history_url()}
+            if code == "guidelines":
+                body["guidelines_url"] = guidelines_url
+            return JsonResponse(body, status=409)
+        if code == "guidelines":
+            messages.info(request, error.message)
+            return redirect(guidelines_url)
         return _render_workspace(
             request, assignment, status=409, form_data=request.POST, error=error
         )

@@ -77,7 +77,8 @@ def annotations_of_expert(
 
 
 def kept_drafts(*, expert: User, project: Project | None = None) -> QuerySet[Assignment]:
-    """Work the expert could not hand in (the lease ran out and the task filled up)."""
+    """Drafts whose lease ran out: still open while their task has room (the next claim
+    resumes the newest), closed once it filled up."""
     rows = Assignment.objects.filter(
         expert=expert, status=AssignmentStatus.EXPIRED, draft__isnull=False
     )

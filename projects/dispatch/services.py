@@ -125,6 +125,19 @@ def work_refusal(*, expert: User, project: Project) -> str | None:
     return _member_refusal(member)
 
 
+def held_task_refusal(*, expert: User, project: Project) -> str | None:
+    """Why the expert may not work on a task they already hold (None when they may): a
+    paused project still takes answers for the tasks its experts hold, but a paused or
+    removed member works on nothing, and a finished project takes nothing."""
+    if project.status not in SUBMIT_PROJECT_STATES:
+        return _project_refusal(project) or f"“{project.title}” is closed."
+    return _member_refusal(
+        ProjectMember.objects.filter(project=project, expert=expert)
+        .values_list("status", "status_reason")
+        .first()
+    )
+
+
 def _lock_seat(*, expert: User, project: Project) -> None:
     """Lock the expert's seat on the project, so one expert's claims (two tabs, a prefetch,
     parallel API calls) run one at a time and the lease cap holds; raise Conflict when the

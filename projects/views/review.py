@@ -59,6 +59,7 @@ DECISION_BUTTONS = [
     (ReviewDecision.REJECT.value, "Reject"),
     (ReviewDecision.REVISE.value, "Send back for revision"),
 ]
+DECIDABLE_STATES = frozenset({AnnotationStatus.SUBMITTED, AnnotationStatus.REVISION})
 DECISION_DONE = {
     ReviewDecision.ACCEPT: "Accepted",
     ReviewDecision.REJECT: "Rejected",
@@ -101,6 +102,12 @@ def answer_summary(task_type: TaskType, result: dict[str, Any], settings: dict[s
     if len(text) > SUMMARY_CHARS:
         text = text[: SUMMARY_CHARS - 1] + "…"
     return f"{first.label}: {text}"
+
+
+def _rationale(result: Any) -> str:
+    """The free-text reason of an answer, when its type has one."""
+    value = result.get("rationale") if isinstance(result, dict) else None
+    return value.strip() if isinstance(value, str) else ""
 
 
 def _row(annotation: Annotation, task_type: TaskType, settings: dict[str, Any]) -> dict[str, Any]:
@@ -258,13 +265,10 @@ def _render_annotation(
 ) -> HttpResponse:
     task_type, settings = _type_and_settings(project)
     task = annotation.task
+    # Other answers as a compact summary: full read-only forms would repeat the answer
+    # form's element ids on the page.
     others = [
-        {
-            **_row(other, task_type, settings),
-            "answer_html": task_type.render_form(
-                task=task.data, settings=project.task_settings, result=other.result, disabled=True
-            ),
-        }
+        {**_row(other, task_type, settings), "rationale": _rationale(other.result)}
         for other in review_selectors.review_queue(
             project=project, filters=ReviewFilters(status="")
         )
@@ -290,7 +294,8 @@ def _render_annotation(
         reviews=reviews,
         others=others,
         decisions=DECISION_BUTTONS,
-        can_decide=annotation.status == AnnotationStatus.SUBMITTED,
+        # An answer sent back for revision may still be accepted or rejected as it is.
+        can_decide=annotation.status in DECIDABLE_STATES,
         feedback=feedback,
         decision=decision,
         decision_error=error,
@@ -327,6 +332,16 @@ def _next_waiting(project: Project, query: str, after: Annotation) -> uuid.UUID 
     )
 
 
+def _seen_edit_count(value: str | None) -> int | None:
+    """The edit count of the answer the reviewer read (None when the form did not say)."""
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
 @login_required
 @require_POST
 def annotation_decide(
@@ -348,7 +363,11 @@ def annotation_decide(
     feedback = request.POST.get("feedback", "")
     try:
         review_services.annotation_review(
-            actor=actor, annotation=annotation, decision=decision, feedback=feedback
+            actor=actor,
+            annotation=annotation,
+            decision=decision,
+            feedback=feedback,
+            seen_edit_count=_seen_edit_count(request.POST.get("seen_edit_count")),
         )
     except InvalidInput as error:
         messages.error(request, f"Nothing was decided. {error.message}")
@@ -364,8 +383,21 @@ def annotation_decide(
             status=400,
         )
     except Conflict as error:
-        messages.error(request, error.message)
-        return redirect(here)
+        # Changed by the expert or decided meanwhile: show the answer as it is now.
+        fresh = review_selectors.annotation_for_lab(
+            actor=actor, project=project, annotation_id=annotation_id
+        )
+        return _render_annotation(
+            request,
+            actor,
+            project,
+            fresh,
+            query=query,
+            feedback=feedback,
+            decision=decision,
+            error=error.message,
+            status=409,
+        )
     except DomainError as error:
         report(request, error)
         return redirect(here)

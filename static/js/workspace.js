@@ -1,7 +1,9 @@
 // The expert's annotation workspace (templates/projects/workspace/). The page works without
 // this script (plain form posts); the script adds autosave with the lease heartbeat, the page
 // signals the lab sees (active time, pastes, focus losses), keyboard shortcuts, and the swap
-// to the prefetched next task without a page load. Data comes from data-* attributes only:
+// to the prefetched next task without a page load (leased on the first sign of work, not on
+// load), and turns the confidence number input into a slider. On the history edit page it
+// only counts the signals and sends them with the form. Data comes from data-* attributes only:
 // the Content-Security-Policy forbids inline scripts.
 (function () {
   "use strict";
@@ -9,15 +11,38 @@
   var AUTOSAVE_MS = 5000;
   var HEARTBEAT_MS = 60000;
   var IDLE_AFTER_MS = 60000;
-  var PREFETCH_DELAY_MS = 1500;
   var SIGNAL_KEYS = ["active_seconds", "pastes", "pasted_chars", "focus_losses"];
   var TEXT_TYPES = ["text", "search", "email", "url", "tel", "number", "password", ""];
 
-  // Confidence slider: a visible live value (any page that renders the answer form) --------
+  // Confidence: the server renders a plain number input (what a submit without this script
+  // sends, empty until the expert types a value); the script turns it into a slider with a
+  // live value and a "not set" state, since a slider always holds some value.
 
   function syncConfidence(slider) {
     var output = document.getElementById(slider.id + "-value");
     if (output) output.textContent = slider.hasAttribute("data-unset") ? "not set" : slider.value;
+  }
+
+  function enhanceConfidence(scope) {
+    scope.querySelectorAll("input[data-confidence]").forEach(function (input) {
+      if (input.type === "range" || input.matches(":disabled")) return;
+      var empty = input.value === "";
+      input.type = "range";
+      if (empty) input.setAttribute("data-unset", "");
+      var output = document.createElement("output");
+      output.id = input.id + "-value";
+      output.className = "confidence-value";
+      output.setAttribute("for", input.id);
+      output.setAttribute("aria-live", "polite");
+      output.setAttribute("data-confidence-value", "");
+      input.parentNode.insertBefore(output, input.nextSibling);
+      syncConfidence(input);
+    });
+  }
+
+  function unsetConfidence(form) {
+    var slider = form.querySelector("input[data-confidence][data-unset]");
+    return slider && slider.type === "range" ? slider : null;
   }
 
   document.addEventListener("input", function (event) {
@@ -83,6 +108,7 @@
     this.lastActivity = Date.now();
     this.away = !document.hasFocus() || document.visibilityState === "hidden";
     this.dirty = false;
+    this.working = false;
     this.saving = false;
     this.sending = false;
     this.done = false;
@@ -106,7 +132,7 @@
     var self = this;
     this.showExpiry(this.root.getAttribute("data-expires-at"));
     this.syncDisclosure();
-    this.root.querySelectorAll("[data-confidence]").forEach(syncConfidence);
+    enhanceConfidence(this.root);
     var savedAt = this.status && this.status.getAttribute("data-saved-at");
     if (savedAt) this.showSaved({ saved_at: savedAt });
 
@@ -132,9 +158,17 @@
     this.every(HEARTBEAT_MS, function () {
       this.save(true);
     });
-    window.setTimeout(function () {
-      if (current === self) self.prefetch();
-    }, PREFETCH_DELAY_MS);
+    // The next task is leased on the first sign of work on this one, not on load: an
+    // expert who only glances at a task does not hold two.
+    ["input", "change", "keydown", "pointerdown"].forEach(function (type) {
+      self.listen(self.form, type, self.startWorking);
+    });
+  };
+
+  Workspace.prototype.startWorking = function () {
+    if (this.working) return;
+    this.working = true;
+    if (current === this) this.prefetch();
   };
 
   Workspace.prototype.stop = function () {
@@ -190,8 +224,7 @@
   // Drafts and the lease ---------------------------------------------------------------
 
   Workspace.prototype.confidenceUnset = function () {
-    var slider = this.form.querySelector("[data-confidence]");
-    return slider && slider.hasAttribute("data-unset") ? slider : null;
+    return unsetConfidence(this.form);
   };
 
   // The form as sent, without the slider the expert has not touched (it would read 50).
@@ -408,12 +441,7 @@
           self.showFieldError(reply.body.field, reply.body.message);
         } else if (reply.status === 409) {
           self.forget(sent);
-          self.showError(reply.body.message, {
-            href: reply.body.history_url || self.url.history,
-            text: "See your history",
-          });
-          if (self.leaseLost) self.leaseLost.hidden = false;
-          self.submitButton.disabled = true;
+          self.refused(reply.body);
         } else {
           self.showError("Something went wrong; your answer is still here. Try again.");
         }
@@ -424,6 +452,31 @@
         self.submitButton.removeAttribute("aria-busy");
         self.showError("Could not reach the server; your answer is still here. Try again.");
       });
+  };
+
+  // A submit the server refused (409), by the reason's code.
+  Workspace.prototype.refused = function (body) {
+    var code = body.code || "not_available";
+    if (code === "guidelines") {
+      this.stop();
+      window.location.assign(body.guidelines_url || this.url.start);
+      return;
+    }
+    if (code === "too_late") {
+      this.showError(body.message, {
+        href: body.history_url || this.url.history,
+        text: "See your history",
+      });
+      if (this.leaseLost) this.leaseLost.hidden = false;
+      this.submitButton.disabled = true;
+      return;
+    }
+    if (code === "skipped") {
+      this.showError(body.message, { href: this.url.start, text: "Go to your next task" });
+      this.submitButton.disabled = true;
+      return;
+    }
+    this.showError(body.message);
   };
 
   Workspace.prototype.skip = function (event) {
@@ -473,8 +526,8 @@
         window.history.pushState({ workspace: ready.url }, "", ready.url);
         document.title = root.getAttribute("data-title") || document.title;
         window.scrollTo(0, 0);
+        // The prefetched lease is renewed by the first autosave or heartbeat with work in it.
         current = new Workspace(root);
-        current.save(true); // renew the lease taken while the previous task was open
         current.focusFirstQuestion();
         return;
       }
@@ -626,6 +679,87 @@
     if (current) current.saveOnLeaving();
     window.location.reload();
   });
+
+  // An answer form sent without the workspace (editing an answer from the history): the
+  // same page signals, counted since the page loaded, go with the form as hidden fields.
+  function SignalForm(form) {
+    var counts = { active_seconds: 0, pastes: 0, pasted_chars: 0, focus_losses: 0 };
+    var lastActivity = Date.now();
+    var away = !document.hasFocus() || document.visibilityState === "hidden";
+
+    function activity() {
+      lastActivity = Date.now();
+    }
+    function leave() {
+      if (away) return;
+      away = true;
+      counts.focus_losses += 1;
+    }
+    function back() {
+      away = false;
+      activity();
+    }
+    function syncDisclosure() {
+      var yes = form.querySelector("[data-ai-disclosure] input[name=ai_used][value=yes]");
+      var text = form.querySelector("[data-ai-disclosure] textarea[name=ai_disclosure]");
+      if (yes && text) text.required = yes.checked;
+    }
+
+    enhanceConfidence(form);
+    syncDisclosure();
+    ["keydown", "pointerdown", "pointermove", "wheel", "scroll", "input", "touchstart"].forEach(
+      function (type) {
+        document.addEventListener(type, activity, { passive: true, capture: true });
+      }
+    );
+    window.setInterval(function () {
+      if (document.visibilityState !== "visible") return;
+      if (Date.now() - lastActivity > IDLE_AFTER_MS) return;
+      counts.active_seconds += 1;
+    }, 1000);
+    form.addEventListener("paste", function (event) {
+      if (!isTextField(event.target)) return;
+      var text = event.clipboardData ? event.clipboardData.getData("text") : "";
+      counts.pastes += 1;
+      counts.pasted_chars += text.length;
+    });
+    form.addEventListener("change", syncDisclosure);
+    window.addEventListener("blur", leave);
+    window.addEventListener("focus", back);
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "hidden") leave();
+      else back();
+    });
+    form.addEventListener("submit", function (event) {
+      var slider = unsetConfidence(form);
+      if (slider) {
+        event.preventDefault();
+        var holder = slider.closest("fieldset") || slider.parentNode;
+        if (!holder.querySelector("[data-field-error]")) {
+          var note = document.createElement("p");
+          note.className = "errorlist field-error";
+          note.setAttribute("data-field-error", "");
+          note.setAttribute("role", "alert");
+          note.textContent = "Set your confidence first.";
+          holder.appendChild(note);
+        }
+        slider.focus();
+        return;
+      }
+      SIGNAL_KEYS.forEach(function (key) {
+        var field = form.querySelector("input[type=hidden][name=" + key + "]");
+        if (!field) {
+          field = document.createElement("input");
+          field.type = "hidden";
+          field.name = key;
+          form.appendChild(field);
+        }
+        field.value = String(counts[key]);
+      });
+    });
+  }
+
+  document.querySelectorAll("form[data-signals-form]").forEach(SignalForm);
 
   var root = document.querySelector("[data-workspace]");
   if (root) current = new Workspace(root);

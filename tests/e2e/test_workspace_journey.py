@@ -10,10 +10,10 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import Page, expect
 
-from projects.models import Annotation
+from projects.models import Annotation, Assignment
 from projects.states import AnnotationStatus
 from tests.e2e.conftest import log_in
-from tests.projects.workspace_factories import workspace
+from tests.projects.workspace_factories import submit_next, workspace
 
 pytestmark = pytest.mark.e2e
 
@@ -46,6 +46,14 @@ def test_an_expert_answers_five_tasks_by_keyboard_and_the_lab_accepts_them(open_
     page = open_page()
     log_in(page, expert.email)
     page.goto(reverse("workspace_start", kwargs={"project_id": project.public_id}))
+
+    _wait_for_task(page, 0)
+    # The confidence arrives as a number input and becomes a slider that is "not set".
+    expect(page.locator("#answer-confidence")).to_have_attribute("type", "range")
+    expect(page.locator("#answer-confidence-value")).to_have_text("not set")
+    # Only looking at the task leases nothing more: the next one comes on the first work.
+    page.wait_for_timeout(2_000)
+    assert Assignment.objects.filter(expert=expert).count() == 1
 
     for number in range(5):
         _wait_for_task(page, number)
@@ -114,3 +122,30 @@ def test_an_expert_answers_five_tasks_by_keyboard_and_the_lab_accepts_them(open_
         AnnotationStatus.ACCEPTED
     }
     assert Annotation.objects.filter(project=project).count() == 5
+
+
+def test_an_edit_from_the_history_sends_the_pages_signals(open_page):
+    _, project, (expert,) = workspace(task_count=1)
+    annotation = submit_next(expert, project)
+    page = open_page()
+    log_in(page, expert.email)
+    page.goto(reverse("expert_annotation", kwargs={"annotation_id": annotation.public_id}))
+
+    expect(page.locator("#answer-confidence")).to_have_attribute("type", "range")
+    rationale = page.locator("#answer-rationale")
+    rationale.fill("Rewritten after the feedback.")
+    rationale.evaluate(
+        """(field) => {
+          const data = new DataTransfer();
+          data.setData("text", "pasted words");
+          field.dispatchEvent(new ClipboardEvent("paste", {clipboardData: data, bubbles: true}));
+        }"""
+    )
+    page.wait_for_timeout(1_500)  # some active time on the page
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator(".messages")).to_contain_text("Your answer is saved.")
+
+    annotation.refresh_from_db()
+    assert annotation.result["rationale"] == "Rewritten after the feedback."
+    assert (annotation.paste_count, annotation.pasted_chars, annotation.edit_count) == (1, 12, 1)
+    assert annotation.time_spent_seconds >= 1

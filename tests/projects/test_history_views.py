@@ -14,7 +14,7 @@ from projects.dispatch import services as dispatch
 from projects.dispatch.services import SubmittedTooLate
 from projects.models import Annotation, Assignment
 from projects.review import services as review_services
-from projects.states import AnnotationStatus
+from projects.states import AiPolicy, AnnotationStatus, ProjectStatus
 from tests import factories
 from tests.projects.workspace_factories import answer, member, submit_next, workspace
 
@@ -118,8 +118,61 @@ def test_work_kept_after_a_late_submit_is_listed(client):
     page = client.get(LIST).content.decode()
 
     assert page.count('data-testid="kept-draft"') == 1
-    assert assignment.task.external_id in page
+    assert assignment.task.external_id not in page
+    assert re.search(r'data-testid="kept-draft-state">Closed<', page)
+    assert "other experts completed them meanwhile" not in page
+    draft_url = reverse("expert_kept_draft", args=[assignment.public_id])
+    assert f'href="{draft_url}"' in page
     assert 'data-testid="annotation-row"' not in page
+    # The closed draft, read-only: the type's form disabled and filled from the draft.
+    draft_page = client.get(draft_url).content.decode()
+    assert "My careful reasoning</textarea>" in draft_page
+    assert re.search(r'<fieldset class="answer-fields"\s+disabled>', draft_page)
+    assert "Continue" not in draft_page
+    assert assignment.task.external_id not in draft_page
+
+
+def test_a_kept_draft_on_a_task_with_room_is_open_and_continues_in_the_workspace(client):
+    _, project, (late, quick) = workspace(experts=2, task_count=1, overlap=2)
+    assignment = dispatch.task_claim(expert=late, project=project)
+    dispatch.assignment_draft_save(
+        expert=late, assignment=assignment, draft={"rationale": ["Resumable reasoning"]}
+    )
+    Assignment.objects.filter(pk=assignment.pk).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    dispatch.leases_return_expired(project=project)
+    submit_next(quick, project)
+    client.force_login(late)
+
+    page = client.get(LIST).content.decode()
+
+    assert re.search(r'data-testid="kept-draft-state">Open<', page)
+    start = reverse("workspace_start", kwargs={"project_id": project.public_id})
+    assert f'href="{start}">Continue</a>' in page
+    assert assignment.task.external_id not in page
+    resumed = client.get(start)
+    assert resumed.url == reverse("workspace_task", kwargs={"assignment_id": assignment.public_id})
+    assert "Resumable reasoning</textarea>" in client.get(resumed.url).content.decode()
+
+
+def test_a_kept_draft_page_is_only_the_experts_own(client):
+    _, project, (late, other) = workspace(experts=2)
+    assignment = dispatch.task_claim(expert=late, project=project)
+    draft_url = reverse("expert_kept_draft", args=[assignment.public_id])
+    client.force_login(late)
+    assert client.get(draft_url).status_code == 404  # a live lease is not a kept draft
+    dispatch.assignment_draft_save(
+        expert=late, assignment=assignment, draft={"rationale": ["Mine"]}
+    )
+    Assignment.objects.filter(pk=assignment.pk).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    dispatch.leases_return_expired(project=project)
+    assert client.get(draft_url).status_code == 200
+
+    client.force_login(other)
+    assert client.get(draft_url).status_code == 404
 
 
 def test_annotation_page_shows_the_answer_and_the_lab_feedback_without_the_reviewer(client):
@@ -222,4 +275,84 @@ def test_other_experts_and_lab_members_cannot_reach_an_answer(client):
 
     annotation.refresh_from_db()
     assert annotation.result == before
+    assert annotation.edit_count == 0
+
+
+def test_an_edit_adds_the_pages_signals_to_the_annotation(client):
+    _, project, (expert,) = workspace()
+    annotation = submit_next(expert, project)
+    Annotation.objects.filter(pk=annotation.pk).update(
+        paste_count=1, pasted_chars=10, focus_loss_count=2, time_spent_seconds=40
+    )
+    client.force_login(expert)
+    page = client.get(detail(annotation)).content.decode()
+    assert "data-signals-form" in page
+    assert 'src="/static/js/workspace.js"' in page
+
+    response = client.post(
+        edit(annotation),
+        edit_form(active_seconds="30", pastes="2", pasted_chars="150", focus_losses="1"),
+    )
+
+    assert response.status_code == 302
+    annotation.refresh_from_db()
+    assert (
+        annotation.paste_count,
+        annotation.pasted_chars,
+        annotation.focus_loss_count,
+        annotation.time_spent_seconds,
+        annotation.edit_count,
+    ) == (3, 160, 3, 70, 1)
+
+
+def test_the_disclosed_policy_asks_again_on_edit(client):
+    _, project, (expert,) = workspace(ai_policy=AiPolicy.DISCLOSED)
+    annotation = dispatch.annotation_submit(
+        expert=expert,
+        assignment=dispatch.task_claim(expert=expert, project=project),
+        result=answer(project),
+        ai_used=False,
+    )
+    client.force_login(expert)
+    page = client.get(detail(annotation)).content.decode()
+    assert "Did you use AI tools?" in page
+    assert 'name="ai_used" value="yes" required>' in page  # asked again, not prefilled
+
+    missing = client.post(edit(annotation), edit_form())
+    unexplained = client.post(edit(annotation), edit_form(ai_used="yes", ai_disclosure=" "))
+
+    assert missing.status_code == 400
+    assert "Say whether you used AI tools on this task." in missing.content.decode()
+    assert unexplained.status_code == 400
+    assert 'value="yes" required checked' in unexplained.content.decode()
+    annotation.refresh_from_db()
+    assert (annotation.edit_count, annotation.ai_used) == (0, False)
+
+    saved = client.post(
+        edit(annotation), edit_form(ai_used="yes", ai_disclosure="Checked a dosage table.")
+    )
+
+    assert saved.status_code == 302
+    annotation.refresh_from_db()
+    assert (annotation.edit_count, annotation.ai_used, annotation.ai_disclosure) == (
+        1,
+        True,
+        "Checked a dosage table.",
+    )
+
+
+def test_an_answer_on_a_completed_project_can_no_longer_be_edited(client):
+    _, project, (expert,) = workspace()
+    annotation = submit_next(expert, project)
+    project.status = ProjectStatus.COMPLETED
+    project.save(update_fields=["status"])
+    client.force_login(expert)
+
+    page = client.get(detail(annotation)).content.decode()
+    response = client.post(edit(annotation), edit_form(preference="tie"), follow=True)
+
+    assert 'data-testid="edit-form"' not in page
+    assert "answers can no longer change" in page
+    assert "is completed" in response.content.decode()
+    annotation.refresh_from_db()
     assert annotation.edit_count == 0

@@ -12,6 +12,7 @@ from django.core import mail
 from django.urls import reverse
 
 from marketplace.models import Notification
+from projects.dispatch import services as dispatch
 from projects.models import Annotation, AnnotationReview, Project
 from projects.review import services as review_services
 from projects.states import AiPolicy, AnnotationStatus, DispatchOrder, ProjectStatus
@@ -110,16 +111,13 @@ def test_each_filter_narrows_the_queue(client):
     assert queue(status="all") == [low, high, flagged]
 
 
-def test_the_gold_filter_finds_gold_answers(client):
+def test_the_gold_filter_finds_gold_answers(client, monkeypatch):
     actor, project, (expert,) = workspace(task_count=1, gold=1, gold_rate_percent=50)
-    # Gold at the project's rate: claim until the expert has one of each kind.
-    gold = regular = None
-    while gold is None or regular is None:
-        annotation = submit_next(expert, project)
-        if annotation.task.is_gold:
-            gold = annotation
-        else:
-            regular = annotation
+    monkeypatch.setattr(dispatch.secrets, "randbelow", lambda bound: 0)  # the gold draw wins
+    gold = submit_next(expert, project)
+    monkeypatch.setattr(dispatch.secrets, "randbelow", lambda bound: bound - 1)  # it loses
+    regular = submit_next(expert, project)
+    assert (gold.task.is_gold, regular.task.is_gold) == (True, False)
     client.force_login(actor.user)
 
     gold_page = client.get(url("review_queue", project), {"gold": "yes"}).content.decode()
@@ -651,3 +649,82 @@ def test_the_ai_policy_is_locked_once_the_project_is_live(client):
         project.ai_policy,
         project.auto_accept_days,
     ) == (15, DispatchOrder.BREADTH, AiPolicy.FORBIDDEN, 3)
+
+
+def test_a_decision_on_an_answer_changed_since_it_was_read_is_refused(client):
+    actor, project, (expert,) = workspace()
+    annotation = submit_next(expert, project, rationale="First reasoning.")
+    client.force_login(actor.user)
+    page = client.get(url("annotation_review", project, annotation.public_id)).content.decode()
+    assert '<input type="hidden" name="seen_edit_count" value="0">' in page
+    # The expert changes the answer while the reviewer reads it.
+    task_type_result = {**annotation.result, "rationale": "Revised reasoning, now complete."}
+    dispatch.annotation_edit(expert=expert, annotation=annotation, result=task_type_result)
+
+    response = client.post(
+        url("annotation_decide", project, annotation.public_id),
+        {"decision": "accept", "seen_edit_count": "0"},
+    )
+
+    assert response.status_code == 409
+    body = response.content.decode()
+    assert "The expert changed this answer after you opened it." in body
+    assert "Revised reasoning, now complete." in body  # the fresh answer
+    assert '<input type="hidden" name="seen_edit_count" value="1">' in body
+    assert statuses(annotation) == [AnnotationStatus.SUBMITTED]
+    assert not AnnotationReview.objects.filter(annotation=annotation).exists()
+
+    accepted = client.post(
+        url("annotation_decide", project, annotation.public_id),
+        {"decision": "accept", "seen_edit_count": "1"},
+    )
+
+    assert accepted.status_code == 302
+    assert statuses(annotation) == [AnnotationStatus.ACCEPTED]
+
+
+def test_an_answer_sent_back_for_revision_may_still_be_accepted_or_rejected(client):
+    actor, project, experts = workspace(experts=2, task_count=1, overlap=2)
+    kept, dropped = (submit_next(expert, project) for expert in experts)
+    for annotation in (kept, dropped):
+        review_services.annotation_request_revision(
+            actor=actor, annotation=annotation, feedback="Say more."
+        )
+    client.force_login(actor.user)
+
+    page = client.get(url("annotation_review", project, kept.public_id)).content.decode()
+    assert ">Accept and next</button>" in page
+    assert 'value="reject" class="danger">Reject</button>' in page
+    assert 'value="revise"' not in page
+    assert 'name="seen_edit_count" value="0"' in page
+
+    accepted = client.post(
+        url("annotation_decide", project, kept.public_id),
+        {"decision": "accept", "seen_edit_count": "0"},
+    )
+    rejected = client.post(
+        url("annotation_decide", project, dropped.public_id),
+        {"decision": "reject", "feedback": FEEDBACK, "seen_edit_count": "0"},
+    )
+
+    assert accepted.status_code == rejected.status_code == 302
+    assert statuses(kept, dropped) == [AnnotationStatus.ACCEPTED, AnnotationStatus.REJECTED]
+    assert AnnotationReview.objects.filter(annotation__in=[kept, dropped]).count() == 4
+
+
+def test_other_answers_are_a_compact_summary_without_duplicate_ids(client):
+    actor, project, experts = workspace(experts=3, task_count=1, overlap=3)
+    mine = submit_next(experts[0], project)
+    submit_next(experts[1], project, preference="tie", rationale="Both miss the renal risk.")
+    submit_next(experts[2], project, preference="b_better", rationale="B is safer.")
+    client.force_login(actor.user)
+
+    page = client.get(url("annotation_review", project, mine.public_id)).content.decode()
+
+    ids = re.findall(r'\sid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    assert page.count('data-testid="other-annotation"') == 2
+    assert "Both miss the renal risk." in page
+    assert "B is safer." in page
+    assert "About the same" in page
+    assert page.count('<fieldset class="answer-fields"') == 1  # only the answer under review

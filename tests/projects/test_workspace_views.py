@@ -15,7 +15,7 @@ from django.utils import timezone
 from projects import services as project_services
 from projects.dispatch import services as dispatch
 from projects.models import Annotation, Assignment, GoldAnswer, ProjectMember, Task
-from projects.states import AiPolicy, AssignmentStatus, MemberStatus
+from projects.states import AiPolicy, AssignmentStatus, MemberStatus, ProjectStatus
 from projects.task_types import REGISTRY, task_type_for
 from tests import factories
 from tests.projects import factories as project_factories
@@ -24,6 +24,10 @@ from tests.projects.workspace_factories import answer, member, submit_next, work
 pytestmark = pytest.mark.django_db
 
 JSON = {"HTTP_ACCEPT": "application/json"}
+# The session, the user, the project, the claim's savepoint, the seat (with the acknowledged
+# guidelines), the expert's leases, their newest kept draft, the started tasks in the depth
+# window, a fresh task, taking its slot, the new assignment, releasing the savepoint.
+QUERIES_OF_START = 12
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
 JS_LINK = "[click me](javascript:alert(1))"
@@ -199,17 +203,56 @@ def test_a_paused_member_gets_the_refusal_page_on_start_and_on_a_task_they_hold(
     assert Assignment.objects.filter(expert=expert).count() == 1
 
 
-def test_a_paused_project_gets_the_refusal_page(client):
-    actor, project, (expert,) = workspace()
+def test_a_paused_project_refuses_new_claims_but_keeps_held_tasks_workable(client):
+    actor, project, (expert, idle) = workspace(experts=2)
     held = _claim(expert, project)
     project_services.project_pause(actor=actor, project=project)
     client.force_login(expert)
 
-    for url in (_start(project), _url("workspace_task", held)):
-        response = client.get(url)
-        assert response.status_code == 409
-        assert "paused: no new tasks for now" in response.content.decode()
+    refused = client.get(_start(project))
+    page = client.get(_url("workspace_task", held))
+    submitted = client.post(_url("workspace_submit", held), _pairwise_post(), **JSON)
+
+    assert refused.status_code == 409
+    assert "paused: no new tasks for now" in refused.content.decode()
+    assert page.status_code == 200
+    assert held.task.data["prompt"] in page.content.decode()
+    assert submitted.status_code == 200
+    assert Annotation.objects.get(expert=expert).task_id == held.task_id
     assert Assignment.objects.filter(expert=expert).count() == 1
+    client.force_login(idle)
+    assert client.get(_start(project)).status_code == 409
+    assert not Assignment.objects.filter(expert=idle).exists()
+
+
+def test_a_paused_member_on_a_paused_project_still_gets_the_refusal_page(client):
+    actor, project, (expert,) = workspace()
+    held = _claim(expert, project)
+    project_services.project_pause(actor=actor, project=project)
+    ProjectMember.objects.filter(project=project, expert=expert).update(
+        status=MemberStatus.PAUSED, status_reason="Too many rejections."
+    )
+    client.force_login(expert)
+
+    response = client.get(_url("workspace_task", held))
+
+    assert response.status_code == 409
+    assert "Your work on this project is paused. Too many rejections." in response.content.decode()
+    assert held.task.data["prompt"] not in response.content.decode()
+
+
+def test_a_completed_project_shows_no_held_task(client):
+    _, project, (expert,) = workspace()
+    held = _claim(expert, project)
+    project.status = ProjectStatus.COMPLETED
+    project.save(update_fields=["status"])
+    client.force_login(expert)
+
+    response = client.get(_url("workspace_task", held))
+
+    assert response.status_code == 409
+    assert "completed: no new tasks for now" in response.content.decode()
+    assert held.task.data["prompt"] not in response.content.decode()
 
 
 def test_my_projects_links_each_active_membership_to_the_workspace(client):
@@ -242,7 +285,11 @@ def test_the_page_shows_task_guidelines_form_skip_lease_progress_and_shortcuts(c
     assert assignment.task.data["response_b"] in body
     assert "Prefer the response a careful clinician would give." in body  # the guidelines
     assert 'name="preference"' in body
-    assert 'type="range" id="answer-confidence" name="confidence"' in body
+    # A plain number input, empty until set (the script turns it into a slider).
+    assert (
+        '<input type="number" id="answer-confidence" name="confidence" min="0" max="100" '
+        'step="1" inputmode="numeric" required value=""' in body
+    )
     assert 'name="is_edge_case"' in body
     assert 'name="reason"' in body
     assert "Outside my expertise" in body
@@ -377,8 +424,7 @@ def test_a_saved_draft_comes_back_after_a_reload(client):
     body = client.get(_url("workspace_task", assignment)).content.decode()
     assert 'value="a_better" required checked' in body
     assert ">Half a thought &lt;b&gt;bold&lt;/b&gt;</textarea>" in body
-    assert 'name="confidence" min="0" max="100" step="1" value="35"' in body
-    assert "data-unset" not in body
+    assert 'inputmode="numeric" required value="35"' in body
     assert "Saved " in body
 
 
@@ -507,7 +553,7 @@ def test_an_invalid_answer_names_the_field_and_keeps_the_answer(client):
     body = as_page.content.decode()
     assert "rationale: Explain your preference." in body
     assert 'value="a_better" required checked' in body
-    assert 'step="1" value="61"' in body
+    assert 'required value="61"' in body
     assert not Annotation.objects.exists()
 
 
@@ -527,6 +573,7 @@ def test_a_late_submit_on_a_task_filled_meanwhile_is_refused_and_the_work_kept(c
 
     assert response.status_code == 409
     assert response.json() == {
+        "code": "too_late",
         "message": "Thank you, but this task already has all the answers it needs: your "
         "lease had run out. Your answer is kept as a draft in your history.",
         "history_url": reverse("expert_annotations"),
@@ -789,3 +836,149 @@ def test_draft_json_is_plain_json(client):
 
     assert response["Content-Type"] == "application/json"
     assert json.loads(response.content)["still_needed"] is True
+
+
+# Without JavaScript ------------------------------------------------------------------------
+
+
+def test_without_javascript_an_unset_confidence_is_refused_not_recorded_as_50(client):
+    _, project, (expert,) = workspace()
+    assignment = _claim(expert, project)
+    client.force_login(expert)
+    page = client.get(_url("workspace_task", assignment)).content.decode()
+
+    # What the browser sends from the page as served, with the answer filled in but the
+    # confidence left alone.
+    sent = {**_answer_form(page), "preference": ["a_better"], "rationale": ["Because."]}
+    assert sent["confidence"] == [""]
+    as_page = client.post(_url("workspace_submit", assignment), sent)
+    as_json = client.post(_url("workspace_submit", assignment), sent, **JSON)
+
+    assert as_page.status_code == 400
+    assert "confidence" in as_page.content.decode()
+    assert as_json.status_code == 400
+    assert as_json.json()["field"] == "confidence"
+    assert not Annotation.objects.exists()
+    assignment.refresh_from_db()
+    assert assignment.status == AssignmentStatus.LEASED
+
+
+# Submit refusals carry a code for the page's script ----------------------------------------
+
+
+def test_a_submit_on_a_skipped_task_says_skipped(client):
+    _, project, (expert,) = workspace()
+    assignment = _claim(expert, project)
+    client.force_login(expert)
+    client.post(_url("workspace_skip", assignment), {"reason": "unclear"}, **JSON)
+
+    response = client.post(_url("workspace_submit", assignment), _pairwise_post(), **JSON)
+
+    assert response.status_code == 409
+    assert response.json() == {
+        "code": "skipped",
+        "message": "You skipped this task; it can no longer be submitted.",
+        "history_url": reverse("expert_annotations"),
+    }
+    assert not Annotation.objects.exists()
+
+
+def test_a_submit_on_a_closed_project_says_not_available(client):
+    _, project, (expert,) = workspace()
+    assignment = _claim(expert, project)
+    project.status = ProjectStatus.COMPLETED
+    project.save(update_fields=["status"])
+    client.force_login(expert)
+
+    response = client.post(_url("workspace_submit", assignment), _pairwise_post(), **JSON)
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "not_available"
+    assert "is completed" in response.json()["message"]
+    assert not Annotation.objects.exists()
+
+
+def test_a_submit_refused_for_the_guidelines_sends_the_expert_to_them(client, monkeypatch):
+    _, project, (expert,) = workspace()
+    assignment = _claim(expert, project)
+    client.force_login(expert)
+
+    def refuse(**kwargs):
+        raise dispatch.GuidelinesNotAcknowledged("Read the new guidelines first.")
+
+    monkeypatch.setattr(dispatch, "annotation_submit", refuse)
+    guidelines = reverse("project_guidelines", kwargs={"project_id": project.public_id})
+
+    as_json = client.post(_url("workspace_submit", assignment), _pairwise_post(), **JSON)
+    as_page = client.post(_url("workspace_submit", assignment), _pairwise_post())
+
+    assert as_json.status_code == 409
+    assert as_json.json() == {
+        "code": "guidelines",
+        "message": "Read the new guidelines first.",
+        "history_url": reverse("expert_annotations"),
+        "guidelines_url": guidelines,
+    }
+    assert as_page.status_code == 302
+    assert as_page.url == guidelines
+
+
+# Never the lab's task ids --------------------------------------------------------------------
+
+
+def test_a_gold_tasks_external_id_never_appears_on_an_expert_page(client, monkeypatch):
+    _, project, (expert,) = workspace(task_count=1, gold=2, gold_rate_percent=50)
+    monkeypatch.setattr(dispatch.secrets, "randbelow", lambda bound: 0)  # gold, lowest id first
+    first_gold, second_gold = Task.objects.filter(project=project, is_gold=True).order_by("id")
+    Task.objects.filter(pk=first_gold.pk).update(external_id="gold-secret-7")
+    Task.objects.filter(pk=second_gold.pk).update(external_id="gold-secret-8")
+    client.force_login(expert)
+    answered = _claim(expert, project)
+    assert answered.task_id == first_gold.pk
+    bodies = [
+        client.get(_url("workspace_task", answered), extra).content.decode()
+        for extra in ({}, {"fragment": "1"})
+    ]
+    client.post(_url("workspace_submit", answered), _pairwise_post())
+    annotation = Annotation.objects.get(expert=expert)
+    kept = _claim(expert, project)
+    assert kept.task_id == second_gold.pk
+    client.post(_url("workspace_draft", kept), _pairwise_post(rationale="Half done"))
+    _expire(kept)
+    dispatch.leases_return_expired()
+    assert Assignment.objects.get(pk=kept.pk).status == AssignmentStatus.EXPIRED
+
+    for url in (
+        reverse("expert_annotations"),
+        reverse("expert_annotation", kwargs={"annotation_id": annotation.public_id}),
+        reverse("expert_kept_draft", kwargs={"assignment_id": kept.public_id}),
+    ):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        bodies.append(response.content.decode())
+
+    assert 'data-testid="kept-draft"' in bodies[2]
+    assert "Half done" in bodies[4]
+    for body in bodies:
+        assert "gold-secret" not in body
+        assert "gold" not in body.lower()
+
+
+# Query counts --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("task_count", [3, 40])
+def test_start_runs_a_constant_number_of_queries(client, django_assert_num_queries, task_count):
+    _, project, (expert, other) = workspace(experts=2, task_count=task_count, overlap=2)
+    for _ in range(2):
+        submit_next(other, project)
+        submit_next(expert, project)
+    client.force_login(expert)
+    client.get(reverse("expert_annotations"))  # the session is loaded once, not refreshed
+
+    with django_assert_num_queries(QUERIES_OF_START):
+        response = client.get(_start(project))
+
+    assert response.status_code == 302
+    assignment = Assignment.objects.get(expert=expert, status=AssignmentStatus.LEASED)
+    assert response.url == _url("workspace_task", assignment)
