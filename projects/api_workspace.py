@@ -80,16 +80,11 @@ def _signals(data: dict[str, Any] | None) -> dispatch.PageSignals:
 
 def work_conflict(request: Request, conflict: Conflict, project: Project) -> dict[str, Any]:
     """The body of a refusal to let the expert work: ``code`` for clients to act on."""
-    body: dict[str, Any] = {"detail": conflict.message}
+    body: dict[str, Any] = {"detail": conflict.message, "code": dispatch.refusal_code(conflict)}
     if isinstance(conflict, dispatch.GuidelinesNotAcknowledged):
-        body["code"] = "guidelines"
         body["guidelines_url"] = request.build_absolute_uri(
             reverse("project_guidelines", args=[project.public_id])
         )
-    elif isinstance(conflict, dispatch.SubmittedTooLate):
-        body["code"] = "too_late"
-    else:
-        body["code"] = "not_available"
     return body
 
 

@@ -251,8 +251,8 @@ class WorkConflictSerializer(serializers.Serializer):
     code = serializers.CharField(
         help_text="`guidelines` (acknowledge the guidelines first, at `guidelines_url`), "
         "`too_late` (the lease ran out and the task filled up: the answer is kept as a "
-        "draft), or `not_available` (the project or the expert's work on it is paused, "
-        "or the task was skipped)."
+        "draft), `skipped` (you skipped this task), or `not_available` (the project or "
+        "your work on it is paused)."
     )
     detail = serializers.CharField()
     guidelines_url = serializers.URLField(required=False)

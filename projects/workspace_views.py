@@ -231,17 +231,6 @@ def workspace_draft(request: AuthenticatedHttpRequest, assignment_id: Any) -> Ht
     )
 
 
-def _conflict_code(error: Conflict, assignment: Assignment) -> str:
-    """What kind of refusal a submit met, for the page's script to act on."""
-    if isinstance(error, dispatch.SubmittedTooLate):
-        return "too_late"
-    if isinstance(error, dispatch.GuidelinesNotAcknowledged):
-        return "guidelines"
-    if assignment.status == AssignmentStatus.SKIPPED:
-        return "skipped"
-    return "not_available"
-
-
 @login_required
 @require_POST
 def workspace_submit(request: AuthenticatedHttpRequest, assignment_id: Any) -> HttpResponse:
@@ -270,7 +259,7 @@ def workspace_submit(request: AuthenticatedHttpRequest, assignment_id: Any) -> H
         )
     except Conflict as error:
         assignment = _own_assignment(request, assignment_id)
-        code = _conflict_code(error, assignment)
+        code = dispatch.refusal_code(error)
         guidelines_url = reverse("project_guidelines", kwargs={"project_id": project.public_id})
         if as_json:
             body = {"code": code, "message": error.message, "history_url": _history_url()}

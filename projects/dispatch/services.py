@@ -55,10 +55,27 @@ MAX_DRAFT_CHARS = 200_000
 class GuidelinesNotAcknowledged(Conflict):
     """The project's guidelines changed materially since the expert last acknowledged them."""
 
+    code = "guidelines"
+
 
 class SubmittedTooLate(Conflict):
     """The lease had expired and the task got all its answers meanwhile; the work was kept
     as a draft."""
+
+    code = "too_late"
+
+
+class TaskSkipped(Conflict):
+    """The expert skipped this task; it can no longer be submitted."""
+
+    code = "skipped"
+
+
+def refusal_code(error: Conflict) -> str:
+    """The kind of refusal, for pages and API clients to act on: ``guidelines`` (read them
+    first), ``too_late`` (kept as a draft), ``skipped``, or ``not_available`` (the project or
+    the expert's seat does not take work now)."""
+    return str(getattr(error, "code", "not_available"))
 
 
 @dataclass(frozen=True)
@@ -586,7 +603,7 @@ def annotation_submit(
         if locked.annotation_id is not None:
             return Annotation.objects.get(pk=locked.annotation_id)
         if locked.status == AssignmentStatus.SKIPPED:
-            raise Conflict("You skipped this task; it can no longer be submitted.")
+            raise TaskSkipped("You skipped this task; it can no longer be submitted.")
         if project.status not in SUBMIT_PROJECT_STATES:
             raise Conflict(f"“{project.title}” is {project.get_status_display().lower()}.")
         task = Task.objects.select_for_update().get(pk=locked.task_id)
