@@ -114,7 +114,8 @@ def test_prefetch_holds_at_most_two_leases():
     following = dispatch.task_prefetch(expert=expert, project=project, current=current)
     again = dispatch.task_prefetch(expert=expert, project=project, current=current)
 
-    assert following is not None and again is not None
+    assert following is not None
+    assert again is not None
     assert following.pk == again.pk != current.pk
     live = Assignment.objects.filter(expert=expert, status=AssignmentStatus.LEASED)
     assert live.count() == 2
@@ -181,9 +182,7 @@ def test_gold_tasks_are_mixed_in_and_go_to_every_expert_once():
     served = {expert.pk: [] for expert in experts}
     for expert in experts:
         while (assignment := dispatch.task_claim(expert=expert, project=project)) is not None:
-            dispatch.annotation_submit(
-                expert=expert, assignment=assignment, result=answer(project)
-            )
+            dispatch.annotation_submit(expert=expert, assignment=assignment, result=answer(project))
             served[expert.pk].append(assignment.task)
             if len(served[expert.pk]) == 30:
                 break
@@ -215,9 +214,11 @@ def test_expired_leases_return_their_slot_to_the_pool():
 
     taken = dispatch.task_claim(expert=second, project=project)
 
-    assert taken is not None and taken.task_id == lease.task_id
+    assert taken is not None
+    assert taken.task_id == lease.task_id
     lease.refresh_from_db()
-    assert lease.status == AssignmentStatus.EXPIRED and lease.holds_slot is False
+    assert lease.status == AssignmentStatus.EXPIRED
+    assert lease.holds_slot is False
     assert _task(lease.task_id).reserved_count == 1
 
 
@@ -237,9 +238,7 @@ def test_a_draft_save_renews_the_lease_and_keeps_the_draft():
     _, project, (expert,) = workspace(lease_minutes=10)
     lease = dispatch.task_claim(expert=expert, project=project)
     assert lease is not None
-    Assignment.objects.filter(pk=lease.pk).update(
-        expires_at=timezone.now() + timedelta(minutes=1)
-    )
+    Assignment.objects.filter(pk=lease.pk).update(expires_at=timezone.now() + timedelta(minutes=1))
 
     saved = dispatch.assignment_draft_save(
         expert=expert, assignment=lease, draft={"rationale": ["Half a thought"]}
@@ -262,7 +261,8 @@ def test_a_draft_save_after_expiry_takes_the_slot_again_when_there_is_room():
 
     assert saved.still_needed is True
     lease.refresh_from_db()
-    assert lease.status == AssignmentStatus.LEASED and lease.holds_slot is True
+    assert lease.status == AssignmentStatus.LEASED
+    assert lease.holds_slot is True
     assert _task(lease.task_id).reserved_count == 1
 
 
@@ -290,9 +290,7 @@ def test_submit_records_the_answer_and_the_page_signals():
     _, project, (expert,) = workspace(overlap=1)
     lease = dispatch.task_claim(expert=expert, project=project)
     assert lease is not None
-    Assignment.objects.filter(pk=lease.pk).update(
-        leased_at=timezone.now() - timedelta(minutes=5)
-    )
+    Assignment.objects.filter(pk=lease.pk).update(leased_at=timezone.now() - timedelta(minutes=5))
     lease.refresh_from_db()
 
     annotation = dispatch.annotation_submit(
@@ -314,7 +312,8 @@ def test_submit_records_the_answer_and_the_page_signals():
     task = _task(lease.task_id)
     assert (task.annotation_count, task.reserved_count, task.status) == (1, 1, "completed")
     lease.refresh_from_db()
-    assert lease.status == AssignmentStatus.SUBMITTED and lease.annotation_id == annotation.pk
+    assert lease.status == AssignmentStatus.SUBMITTED
+    assert lease.annotation_id == annotation.pk
 
 
 def test_submit_is_idempotent():
@@ -356,9 +355,7 @@ def test_a_late_submit_is_accepted_while_the_task_has_room():
     _expire(lease)
     return_expired_leases()
 
-    annotation = dispatch.annotation_submit(
-        expert=expert, assignment=lease, result=answer(project)
-    )
+    annotation = dispatch.annotation_submit(expert=expert, assignment=lease, result=answer(project))
 
     assert annotation.pk is not None
     task = _task(lease.task_id)
@@ -510,9 +507,11 @@ def test_a_draft_whose_lease_ran_out_comes_back_at_the_next_claim():
 
     again = dispatch.task_claim(expert=expert, project=project)
 
-    assert again is not None and again.pk == lease.pk
+    assert again is not None
+    assert again.pk == lease.pk
     assert again.draft == {"rationale": ["Half written"]}
-    assert again.status == AssignmentStatus.LEASED and again.holds_slot
+    assert again.status == AssignmentStatus.LEASED
+    assert again.holds_slot
     assert _task(lease.task_id).reserved_count == 1
 
 
@@ -524,11 +523,13 @@ def test_a_draft_on_a_task_filled_meanwhile_does_not_come_back():
     _expire(lease)
     return_expired_leases()
     taken = dispatch.task_claim(expert=other, project=project)
-    assert taken is not None and taken.task_id == lease.task_id
+    assert taken is not None
+    assert taken.task_id == lease.task_id
 
     fresh = dispatch.task_claim(expert=expert, project=project)
 
-    assert fresh is not None and fresh.task_id != lease.task_id
+    assert fresh is not None
+    assert fresh.task_id != lease.task_id
 
 
 def test_an_idle_tab_does_not_keep_its_lease_alive():
@@ -570,7 +571,8 @@ def test_claims_by_one_expert_respect_the_lease_cap():
 
     third = dispatch.task_prefetch(expert=expert, project=project, current=second)
 
-    assert third is not None and third.pk == first.pk
+    assert third is not None
+    assert third.pk == first.pk
     assert Assignment.objects.filter(expert=expert, status=AssignmentStatus.LEASED).count() == 2
 
 

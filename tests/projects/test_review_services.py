@@ -80,7 +80,8 @@ def test_reject_frees_the_slot_and_tells_the_expert(django_capture_on_commit_cal
     notification = Notification.objects.get(recipient=expert)
     assert notification.kind == "review.reject"
     assert str(annotation.public_id) in notification.link
-    assert len(mail.outbox) == 1 and mail.outbox[0].to == [expert.email]
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == [expert.email]
     # The task goes to another expert, never back to the rejected one.
     assert dispatch.task_claim(expert=expert, project=project) is None
     assert dispatch.task_claim(expert=other, project=project) is not None
@@ -168,7 +169,7 @@ def test_bulk_accept_takes_only_waiting_annotations():
 
 
 def test_bulk_accept_refuses_bad_ids_and_other_projects():
-    actor, project, (expert,) = workspace()
+    actor, project, (_expert,) = workspace()
     _, other_project, (other_expert,) = workspace()
     theirs = submit_next(other_expert, other_project)
 
