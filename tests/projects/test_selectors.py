@@ -84,6 +84,7 @@ def test_progress_adds_up_in_fixed_queries(django_assert_num_queries):
             status=status,
         )
         task.annotation_count += 1
+        task.reserved_count += 1
         task.save()
     with django_assert_num_queries(2):
         progress = selectors.project_progress(project=project)
