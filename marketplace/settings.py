@@ -112,9 +112,6 @@ if REDIS_URL:
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="marketplace"),
         }
     }
-    # Sessions are read on every request: from Redis, falling back to the database (where
-    # they are also written, so a cache flush logs nobody out).
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     # A real in-process cache: allauth's login rate limits do nothing on the dummy cache.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
