@@ -44,6 +44,8 @@ LIVE_LEASES_PER_EXPERT = 2
 # Expired leases a claim returns to the pool before it looks for a task (the beat task
 # sweeps the rest); bounded so one claim's cost stays flat.
 EXPIRED_RETURNED_PER_CLAIM = 20
+# Candidates a claim tries when racing claims fill the ones it found.
+CLAIM_ATTEMPTS = 3
 # How far into the started tasks a depth-first claim looks before it takes a fresh one.
 DEPTH_WINDOW = 64
 # Heartbeats may not add more active time than this, nor more than the time since the last.
@@ -258,7 +260,9 @@ def _regular_candidate(*, expert: User, project: Project) -> Task | None:
     order = ("-reserved_count", "-priority", "id")
     front = with_room.filter(reserved_count__gt=0).order_by(*order).values("pk")[:DEPTH_WINDOW]
     return (
-        first(Task.objects.filter(pk__in=front), order)
+        # The room condition again outside the window: PostgreSQL re-checks a locked row's
+        # conditions against its newest version, but not the subquery's.
+        first(with_room.filter(pk__in=front), order)
         or first(with_room.filter(reserved_count=0), ("-priority", "id"))
         or first(with_room, order)
     )
@@ -309,29 +313,32 @@ def _claim_new(*, expert: User, project: Project, now: datetime) -> Assignment |
     """Lease a task the expert never had: a gold one at the project's gold rate, otherwise
     the first regular task with room in the project's order. Call inside the claim's
     transaction, with the expert's seat locked."""
-    wants_gold = secrets.randbelow(100) < project.gold_rate_percent
-    task = _gold_candidate(expert=expert, project=project) if wants_gold else None
-    holds_slot = False
-    if task is None:
+
+    def lease(task: Task, *, holds_slot: bool) -> Assignment:
+        return Assignment.objects.create(
+            task=task,
+            project=project,
+            expert=expert,
+            holds_slot=holds_slot,
+            leased_at=now,
+            expires_at=now + _lease_length(project),
+        )
+
+    if secrets.randbelow(100) < project.gold_rate_percent:
+        gold = _gold_candidate(expert=expert, project=project)
+        if gold is not None:
+            return lease(gold, holds_slot=False)
+    for _ in range(CLAIM_ATTEMPTS):
         task = _regular_candidate(expert=expert, project=project)
         if task is None:
             return None
         # The row is locked on PostgreSQL; the condition still guards databases without
         # row locks, where a racing claim may have filled the task since the read.
-        taken = Task.objects.filter(pk=task.pk, reserved_count__lt=project.overlap).update(
+        if Task.objects.filter(pk=task.pk, reserved_count__lt=project.overlap).update(
             reserved_count=F("reserved_count") + 1
-        )
-        if not taken:
-            return None
-        holds_slot = True
-    return Assignment.objects.create(
-        task=task,
-        project=project,
-        expert=expert,
-        holds_slot=holds_slot,
-        leased_at=now,
-        expires_at=now + _lease_length(project),
-    )
+        ):
+            return lease(task, holds_slot=True)
+    return None
 
 
 def _next(*, expert: User, project: Project, current: Assignment | None) -> Assignment | None:

@@ -463,3 +463,28 @@ def test_the_claim_query_scans_the_dispatch_index_not_the_tasks(order, index, ca
     # Depth first finishes a task with two answers; breadth first starts a fresh one.
     task = Task.objects.get(pk=assignment.task_id)
     assert task.reserved_count == (3 if order == DispatchOrder.DEPTH else 1)
+
+
+def test_a_claim_never_comes_back_empty_while_tasks_have_room():
+    """Claimers racing on the front of the queue: a task filled between the window's read
+    and the lock is passed over for the next one, never answered with "nothing left"."""
+    _, project, experts = workspace(experts=24, task_count=300, overlap=3)
+
+    def work(expert):
+        def run():
+            empty = 0
+            for _ in range(8):
+                lease = dispatch.task_claim(expert=expert, project=project)
+                if lease is None:
+                    empty += 1
+                    continue
+                dispatch.annotation_submit(expert=expert, assignment=lease, result=answer(project))
+            return empty
+
+        return run
+
+    outcomes = race(*(work(expert) for expert in experts))
+
+    assert outcomes == [0] * len(experts), outcomes
+    assert Annotation.objects.filter(project=project).count() == 24 * 8
+    assert_counters_exact(project)
