@@ -1,9 +1,10 @@
 """Every write of the workspace: claiming the next task, keeping drafts and leases alive,
 submitting, skipping and editing answers, and returning expired leases to the pool.
 
-Lock order, everywhere: the assignment row, then the task row. A claim locks only the task
-it takes (``SKIP LOCKED``, so claimers never queue behind one another) and inserts its new
-assignment; expired leases are returned in their own short transaction before it.
+Lock order: the expert's seat (claims only), then assignment rows, then task rows; review
+locks the annotation first. A claim locks its task with ``SKIP LOCKED``, so claimers never
+queue behind one another, and inserts its new assignment. Expired leases are returned by a
+beat task, and by a claim that finds nothing with room, in their own short transaction.
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ from projects.task_types import task_type_for
 
 # The task in hand and the one the page prefetched while the expert works on it.
 LIVE_LEASES_PER_EXPERT = 2
-# Expired leases a claim returns to the pool before it looks for a task (the beat task
-# sweeps the rest); bounded so one claim's cost stays flat.
+# Expired leases a claim that found nothing returns to the pool before it looks again (the
+# beat task sweeps the rest); bounded so one claim's cost stays flat.
 EXPIRED_RETURNED_PER_CLAIM = 20
 # Candidates a claim tries when racing claims fill the ones it found.
 CLAIM_ATTEMPTS = 3
