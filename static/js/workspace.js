@@ -14,6 +14,20 @@
   var SIGNAL_KEYS = ["active_seconds", "pastes", "pasted_chars", "focus_losses"];
   var TEXT_TYPES = ["text", "search", "email", "url", "tel", "number", "password", ""];
 
+  // POST a form body and read the JSON answer as {ok, status, body}.
+  function postForm(url, data) {
+    return fetch(url, {
+      method: "POST",
+      body: data,
+      credentials: "same-origin",
+      headers: { Accept: "application/json" },
+    }).then(function (response) {
+      return response.json().then(function (body) {
+        return { ok: response.ok, status: response.status, body: body };
+      });
+    });
+  }
+
   // Confidence: the server renders a plain number input (what a submit without this script
   // sends, empty until the expert types a value); the script turns it into a slider with a
   // live value and a "not set" state, since a slider always holds some value.
@@ -280,17 +294,7 @@
     }
     var sent = this.withSignals(data);
     this.saving = true;
-    return fetch(this.url.draft, {
-      method: "POST",
-      body: data,
-      credentials: "same-origin",
-      headers: { Accept: "application/json" },
-    })
-      .then(function (response) {
-        return response.json().then(function (body) {
-          return { ok: response.ok, status: response.status, body: body };
-        });
-      })
+    return postForm(this.url.draft, data)
       .then(function (reply) {
         self.saving = false;
         if (!reply.ok) {
@@ -417,17 +421,7 @@
     this.sending = true;
     this.submitButton.disabled = true;
     this.submitButton.setAttribute("aria-busy", "true");
-    fetch(this.url.submit, {
-      method: "POST",
-      body: data,
-      credentials: "same-origin",
-      headers: { Accept: "application/json" },
-    })
-      .then(function (response) {
-        return response.json().then(function (body) {
-          return { ok: response.ok, status: response.status, body: body };
-        });
-      })
+    postForm(this.url.submit, data)
       .then(function (reply) {
         self.sending = false;
         self.submitButton.removeAttribute("aria-busy");
@@ -486,17 +480,7 @@
     var error = this.root.querySelector("[data-skip-error]");
     var data = new FormData(this.skipForm);
     this.sending = true;
-    fetch(this.skipForm.action, {
-      method: "POST",
-      body: data,
-      credentials: "same-origin",
-      headers: { Accept: "application/json" },
-    })
-      .then(function (response) {
-        return response.json().then(function (body) {
-          return { ok: response.ok, body: body };
-        });
-      })
+    postForm(this.skipForm.action, data)
       .then(function (reply) {
         self.sending = false;
         if (reply.ok) {
