@@ -8,7 +8,6 @@ the prefetched next task. Every route also works without JavaScript (plain form 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
@@ -28,11 +27,9 @@ from projects.dispatch import selectors as dispatch_selectors
 from projects.dispatch import services as dispatch
 from projects.dispatch.models import Assignment
 from projects.states import (
-    SUBMIT_PROJECT_STATES,
     AiPolicy,
     AssignmentStatus,
     SkipReason,
-    TaskStatus,
 )
 from projects.task_types import task_type_for
 
@@ -72,22 +69,6 @@ def _first(data: Mapping[str, Any] | None, key: str) -> str:
     return "" if values is None else str(values)
 
 
-def _still_needed(assignment: Assignment, now: datetime) -> bool:
-    """Whether a submit would be accepted now, from the rows already loaded (no query)."""
-    if assignment.status == AssignmentStatus.LEASED and (
-        assignment.expires_at > now or assignment.holds_slot
-    ):
-        return True
-    if assignment.status != AssignmentStatus.EXPIRED:
-        return False
-    project, task = assignment.project, assignment.task
-    if project.status not in SUBMIT_PROJECT_STATES:
-        return False
-    return task.is_gold or (
-        task.status == TaskStatus.OPEN and task.reserved_count < project.overlap
-    )
-
-
 def _workspace_context(
     request: AuthenticatedHttpRequest,
     assignment: Assignment,
@@ -124,7 +105,7 @@ def _workspace_context(
         "ai_disclosure": _first(filled, "ai_disclosure"),
         "confidence_set": bool(result and result.get("confidence") is not None),
         "skip_reasons": SkipReason.choices,
-        "still_needed": _still_needed(assignment, now),
+        "still_needed": dispatch.assignment_submittable(assignment),
         "expired": assignment.status == AssignmentStatus.EXPIRED or assignment.expires_at <= now,
         "error": error,
         "error_field": error_field,

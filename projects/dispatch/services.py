@@ -433,6 +433,20 @@ def _check_draft(draft: Any) -> dict[str, Any] | None:
     return draft
 
 
+def assignment_submittable(assignment: Assignment) -> bool:
+    """Whether a submit would be accepted now, judged from the rows loaded with the
+    assignment (no query): a lease keeps its slot until it is swept; an expired one needs a
+    project that still takes answers and a task that still has room."""
+    if assignment.status == AssignmentStatus.LEASED:
+        return True
+    if assignment.status != AssignmentStatus.EXPIRED:
+        return False
+    project, task = assignment.project, assignment.task
+    return project.status in SUBMIT_PROJECT_STATES and (
+        task.is_gold or (task.status == TaskStatus.OPEN and task.reserved_count < project.overlap)
+    )
+
+
 @dataclass(frozen=True)
 class DraftSaved:
     assignment: Assignment
@@ -465,7 +479,7 @@ def assignment_draft_save(
             .select_related("task", "project")
             .get(pk=assignment.pk, expert=expert)
         )
-        project, task = locked.project, locked.task
+        project = locked.project
         if locked.status in (AssignmentStatus.SUBMITTED, AssignmentStatus.SKIPPED):
             raise Conflict(f"This task was already {locked.get_status_display().lower()}.")
         if locked.status == AssignmentStatus.LEASED:
@@ -475,9 +489,7 @@ def assignment_draft_save(
             if still_needed:
                 locked.status = AssignmentStatus.LEASED
         else:
-            still_needed = task.status == TaskStatus.OPEN and (
-                task.is_gold or task.reserved_count < project.overlap
-            )
+            still_needed = assignment_submittable(locked)
         if working and locked.status == AssignmentStatus.LEASED:
             locked.expires_at = now + _lease_length(project)
         if clean is not None:
