@@ -418,7 +418,10 @@ def annotation_decide(
 def edge_cases(request: AuthenticatedHttpRequest, slug: str, project_id: uuid.UUID) -> HttpResponse:
     """Flagged annotations with the expert's note: open ones, or the resolved ones."""
     actor, project = actor_and_project(request, slug, project_id)
-    resolved = request.GET.get("resolved") in {"1", "yes", "true"}
+    try:  # the page toggles between open and resolved ones; anything else shows the open
+        resolved = bool(review_selectors.resolved_filter_from(request.GET.get("resolved")))
+    except InvalidInput:
+        resolved = False
     task_type, settings = _type_and_settings(project)
     page = Paginator(
         review_selectors.edge_cases(project=project, resolved=resolved), EDGE_CASES_PER_PAGE
