@@ -199,6 +199,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "projects.tasks.auto_accept_annotations",
         "schedule": crontab(minute=40),
     },
+    "refresh-stale-quality": {
+        "task": "projects.tasks.refresh_stale_quality",
+        "schedule": crontab(minute="*/10"),
+    },
     "requeue-lost-webhook-deliveries": {
         "task": "projects.tasks.requeue_webhook_deliveries",
         "schedule": crontab(minute="*/5"),

@@ -59,7 +59,8 @@ def _draft_still_open(draft: Assignment) -> bool:
     if project.status not in DISPATCH_PROJECT_STATES:
         return False
     return task.is_gold or (
-        task.status == TaskStatus.OPEN and task.reserved_count < project.overlap
+        task.status == TaskStatus.OPEN
+        and task.reserved_count < dispatch_services.task_target(task, project)
     )
 
 

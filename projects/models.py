@@ -93,6 +93,22 @@ class Project(TimeStampedModel):
     auto_accept_days = models.PositiveSmallIntegerField(
         default=7, validators=[MaxValueValidator(90)]
     )
+    # Quality: gold tasks an expert answers before the pause rule may judge them, and
+    # adaptive overlap (ask for more answers on unsettled items up to ``max_overlap``; with
+    # ``stop_early``, stop asking once an item is settled with confidence).
+    min_gold_tasks = models.PositiveSmallIntegerField(
+        default=10, validators=[MinValueValidator(1), MaxValueValidator(200)]
+    )
+    adaptive_overlap = models.BooleanField(default=False)
+    max_overlap = models.PositiveSmallIntegerField(
+        default=5, validators=[MinValueValidator(1), MaxValueValidator(9)]
+    )
+    consensus_threshold_percent = models.PositiveSmallIntegerField(
+        default=80, validators=[MinValueValidator(50), MaxValueValidator(99)]
+    )
+    stop_early = models.BooleanField(default=False)
+    # Set when answers arrived since the last quality run: one run is queued per batch.
+    quality_stale_at = models.DateTimeField(null=True, blank=True)
     guidelines_version = models.PositiveIntegerField(default=0)
     material_guidelines_version = models.PositiveIntegerField(default=0)
     activated_at = models.DateTimeField(null=True, blank=True)
@@ -280,6 +296,9 @@ class Task(models.Model):
     priority = models.SmallIntegerField(default=0)
     annotation_count = models.PositiveSmallIntegerField(default=0)
     reserved_count = models.PositiveSmallIntegerField(default=0)
+    # Adaptive overlap: the answers this task needs when the quality engine asked for more
+    # (or settled it early); None: the project's overlap.
+    target_overlap = models.PositiveSmallIntegerField(null=True, blank=True)
     # 1 − the share of the most common overall answer; None until two answers exist.
     disagreement = models.FloatField(null=True, blank=True)
     source_import = models.ForeignKey(
@@ -302,6 +321,12 @@ class Task(models.Model):
                 fields=["project", "is_gold", "reserved_count", "-priority", "id"],
                 condition=Q(status="open"),
                 name="task_dispatch_breadth",
+            ),
+            # Items adaptive overlap asked more answers for: few, and claimed first.
+            models.Index(
+                fields=["project", "id"],
+                condition=Q(status="open", target_overlap__isnull=False),
+                name="task_dispatch_extra",
             ),
         ]
         constraints: ClassVar = [
@@ -360,6 +385,18 @@ class Annotation(TimeStampedModel):
     ai_used = models.BooleanField(null=True, blank=True)
     ai_disclosure = models.TextField(blank=True)
     edit_count = models.PositiveIntegerField(default=0)
+    # Quality: the score against the gold answer (gold tasks; free text once graded), the
+    # agreement with the item's consensus, and behaviour signals (BehaviourFlag values).
+    gold_score = models.FloatField(null=True, blank=True)
+    gold_graded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    consensus_agreement = models.FloatField(null=True, blank=True)
+    behaviour_flags = models.JSONField(default=list, blank=True)
     status = models.CharField(
         max_length=16, choices=AnnotationStatus.choices, default=AnnotationStatus.SUBMITTED
     )
@@ -384,6 +421,10 @@ class Annotation(TimeStampedModel):
             ),
             models.CheckConstraint(
                 condition=Q(confidence__lte=100), name="annotation_confidence_0_100"
+            ),
+            models.CheckConstraint(
+                condition=Q(gold_score__isnull=True) | Q(gold_score__gte=0, gold_score__lte=1),
+                name="annotation_gold_score_0_1",
             ),
         ]
 
@@ -463,6 +504,7 @@ __all__ = [
     "Annotation",
     "AnnotationReview",
     "Assignment",
+    "DatasetExport",
     "ExpertDomainRecord",
     "GoldAnswer",
     "GuidelineAcknowledgement",
@@ -474,10 +516,14 @@ __all__ = [
     "ProjectFunding",
     "ProjectInvitation",
     "ProjectMember",
+    "ProjectQuality",
     "Task",
+    "TaskConsensus",
     "TaskImport",
     "WebhookDelivery",
     "WebhookEndpoint",
 ]
 from projects.dispatch.models import Assignment  # noqa: E402
+from projects.exports.models import DatasetExport  # noqa: E402
+from projects.quality.models import ProjectQuality, TaskConsensus  # noqa: E402
 from projects.review.models import AnnotationReview  # noqa: E402

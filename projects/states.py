@@ -195,3 +195,34 @@ SUBMIT_PROJECT_STATES = frozenset({ProjectStatus.ACTIVE, ProjectStatus.PAUSED})
 
 def annotation_can_transition(current: str, target: str) -> bool:
     return target in ANNOTATION_TRANSITIONS.get(current, frozenset())
+
+
+class ExportFormat(models.TextChoices):
+    JSONL = "jsonl", "JSON Lines"
+    CSV = "csv", "CSV"
+    PARQUET = "parquet", "Parquet"
+
+
+class ExportShape(models.TextChoices):
+    # The row shape training code reads for the project's task type (DPO rows for
+    # pairwise, scores for ratings, messages for demonstrations), one per annotation.
+    TRAINING = "training", "Training rows (one per annotation)"
+    RAW = "raw", "Raw annotations (the stored result)"
+    CONSENSUS = "consensus", "Consensus (one row per item)"
+
+
+class ExportStatus(models.TextChoices):
+    PENDING = "pending", "Queued"
+    RUNNING = "running", "Running"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+    EXPIRED = "expired", "Expired"
+
+
+class BehaviourFlag(models.TextChoices):
+    # Active time far below the project's median.
+    FAST = "fast", "Much faster than the project's median"
+    # The same answer as the expert's previous answers, many in a row.
+    REPEAT = "repeat", "Same answer many times in a row"
+    # Most of a written answer was pasted in.
+    PASTED = "pasted", "Answer mostly pasted in"

@@ -71,3 +71,33 @@ def auto_accept_annotations() -> int:
     while batch := annotations_auto_accept():
         accepted += batch
     return accepted
+
+
+@shared_task(acks_late=True, soft_time_limit=600, time_limit=660)
+def refresh_project_quality(project_id: int) -> int:
+    """One quality run of a project (queued once per batch of answers); safe to repeat."""
+    from projects.models import Project
+    from projects.quality.services import project_quality_refresh
+
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None:
+        return 0
+    return project_quality_refresh(project=project).annotations
+
+
+@shared_task(soft_time_limit=120, time_limit=150)
+def refresh_stale_quality() -> int:
+    """Queue runs for projects whose queued run was lost (beat, every ten minutes)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from projects.models import Project
+
+    due = timezone.now() - timedelta(minutes=10)
+    project_ids = list(
+        Project.objects.filter(quality_stale_at__lt=due).values_list("pk", flat=True)[:100]
+    )
+    for project_id in project_ids:
+        refresh_project_quality.delay(project_id)
+    return len(project_ids)

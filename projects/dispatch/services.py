@@ -24,6 +24,7 @@ from marketplace.models import User
 from projects.dispatch.models import Assignment
 from projects.matching.models import ProjectMember
 from projects.models import Annotation, GuidelineAcknowledgement, Project, Task
+from projects.quality.services import project_quality_mark_stale
 from projects.states import (
     DISPATCH_PROJECT_STATES,
     EDITABLE_ANNOTATION_STATES,
@@ -216,6 +217,37 @@ def leases_return_expired(*, project: Project | None = None, limit: int = 500) -
     return returned
 
 
+def task_target(task: Task, project: Project) -> int:
+    """The answers a task needs: the project's overlap, unless adaptive overlap set its own."""
+    return task.target_overlap if task.target_overlap is not None else project.overlap
+
+
+def _has_room(project: Project) -> Q:
+    """Tasks below the number of answers they need (their own target, else the overlap)."""
+    return Q(target_overlap__isnull=True, reserved_count__lt=project.overlap) | Q(
+        target_overlap__isnull=False, reserved_count__lt=F("target_overlap")
+    )
+
+
+def _extra_candidate(*, expert: User, project: Project) -> Task | None:
+    """An item adaptive overlap asked more answers for, that the expert never had (these
+    come first: the lab waits on them)."""
+    return (
+        Task.objects.filter(
+            project=project,
+            is_gold=False,
+            status=TaskStatus.OPEN,
+            target_overlap__isnull=False,
+            reserved_count__lt=F("target_overlap"),
+        )
+        .exclude(Exists(Assignment.objects.filter(task=OuterRef("pk"), expert=expert)))
+        .select_for_update(skip_locked=True, of=("self",))
+        .order_by("id")
+        .only("id", "reserved_count", "target_overlap", "data", "is_gold", "status")
+        .first()
+    )
+
+
 def _gold_candidate(*, expert: User, project: Project) -> Task | None:
     """A gold task the expert has not had, starting from a random point so experts do not
     meet the gold tasks in the same order."""
@@ -243,7 +275,11 @@ def _regular_candidate(*, expert: User, project: Project) -> Task | None:
     a busy expert's every claim longer. Past the window come tasks nobody has started.
     """
     with_room = Task.objects.filter(
-        project=project, is_gold=False, status=TaskStatus.OPEN, reserved_count__lt=project.overlap
+        project=project,
+        is_gold=False,
+        status=TaskStatus.OPEN,
+        reserved_count__lt=project.overlap,
+        target_overlap__isnull=True,
     )
     unseen = ~Exists(Assignment.objects.filter(task=OuterRef("pk"), expert=expert))
 
@@ -292,7 +328,14 @@ def _kept_draft(*, expert: User, project: Project) -> Assignment | None:
             draft__isnull=False,
             task__status=TaskStatus.OPEN,
         )
-        .filter(Q(task__is_gold=True) | Q(task__reserved_count__lt=project.overlap))
+        .filter(
+            Q(task__is_gold=True)
+            | Q(task__target_overlap__isnull=True, task__reserved_count__lt=project.overlap)
+            | Q(
+                task__target_overlap__isnull=False,
+                task__reserved_count__lt=F("task__target_overlap"),
+            )
+        )
         .order_by("-draft_saved_at", "-id")
         .first()
     )
@@ -330,12 +373,14 @@ def _claim_new(*, expert: User, project: Project, now: datetime) -> Assignment |
         if gold is not None:
             return lease(gold, holds_slot=False)
     for _ in range(CLAIM_ATTEMPTS):
-        task = _regular_candidate(expert=expert, project=project)
+        task = (
+            project.adaptive_overlap and _extra_candidate(expert=expert, project=project)
+        ) or _regular_candidate(expert=expert, project=project)
         if task is None:
             return None
         # The row is locked on PostgreSQL; the condition still guards databases without
         # row locks, where a racing claim may have filled the task since the read.
-        if Task.objects.filter(pk=task.pk, reserved_count__lt=project.overlap).update(
+        if Task.objects.filter(_has_room(project), pk=task.pk).update(
             reserved_count=F("reserved_count") + 1
         ):
             return lease(task, holds_slot=True)
@@ -392,7 +437,7 @@ def _take_slot_again(assignment: Assignment, project: Project) -> bool:
     if assignment.task.is_gold:
         return True
     taken = Task.objects.filter(
-        pk=assignment.task_id, status=TaskStatus.OPEN, reserved_count__lt=project.overlap
+        _has_room(project), pk=assignment.task_id, status=TaskStatus.OPEN
     ).update(reserved_count=F("reserved_count") + 1)
     if taken:
         assignment.holds_slot = True
@@ -443,7 +488,8 @@ def assignment_submittable(assignment: Assignment) -> bool:
         return False
     project, task = assignment.project, assignment.task
     return project.status in SUBMIT_PROJECT_STATES and (
-        task.is_gold or (task.status == TaskStatus.OPEN and task.reserved_count < project.overlap)
+        task.is_gold
+        or (task.status == TaskStatus.OPEN and task.reserved_count < task_target(task, project))
     )
 
 
@@ -579,7 +625,8 @@ def task_counts_refresh(*, task: Task, project: Project) -> Task:
     )
     task.annotation_count = len(results)
     if not task.is_gold:
-        task.status = TaskStatus.COMPLETED if len(results) >= project.overlap else TaskStatus.OPEN
+        done = len(results) >= task_target(task, project)
+        task.status = TaskStatus.COMPLETED if done else TaskStatus.OPEN
     task.disagreement = None if task.is_gold else _disagreement(task, project, results)
     task.save(update_fields=["annotation_count", "status", "disagreement"])
     return task
@@ -663,6 +710,7 @@ def annotation_submit(
             locked.save(update_fields=[*changed, "annotation", "finished_at"])
             was_completed = task.status == TaskStatus.COMPLETED
             task_counts_refresh(task=task, project=project)
+            project_quality_mark_stale(project=project)
             _emit_submitted(
                 project,
                 annotation,
@@ -760,6 +808,7 @@ def annotation_edit(
             locked.ai_used = ai_used
             locked.ai_disclosure = disclosure
         locked.save()
+        project_quality_mark_stale(project=project)
         task = Task.objects.select_for_update().get(pk=locked.task_id)
         task_counts_refresh(task=task, project=project)
     return locked

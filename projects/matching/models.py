@@ -146,6 +146,18 @@ class ProjectMember(TimeStampedModel):
         max_length=12, choices=MemberStatus.choices, default=MemberStatus.ACTIVE
     )
     status_reason = models.CharField(max_length=300, blank=True)
+    # The quality pause: when it happened, and when staff lifted it. After a lift the rule
+    # judges only gold answers given since, so a lifted pause is not undone at once.
+    paused_at = models.DateTimeField(null=True, blank=True)
+    quality_paused = models.BooleanField(default=False)
+    pause_lifted_at = models.DateTimeField(null=True, blank=True)
+    pause_lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
 
     class Meta:
         ordering: ClassVar = ["created_at"]
@@ -204,6 +216,13 @@ class ExpertDomainRecord(TimeStampedModel):
     # Sum of gold scores (each 0–1) over ``gold_scored`` gold tasks.
     gold_score_sum = models.FloatField(default=0)
     quality_score = models.FloatField(null=True, blank=True)
+    # The parts of the quality score, each a posterior mean in [0, 1] with its evidence:
+    # {"gold": {"value": .., "n": ..}, "agreement": .., "reviews": .., "calibration": ..,
+    #  "behaviour": ..}; see projects.quality.scoring.
+    components = models.JSONField(default=dict, blank=True)
+    brier = models.FloatField(null=True, blank=True)
+    ece = models.FloatField(null=True, blank=True)
+    quality_updated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints: ClassVar = [

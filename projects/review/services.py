@@ -23,6 +23,7 @@ from projects.access import LabActor, lab_audit_record
 from projects.dispatch.models import Assignment
 from projects.dispatch.services import task_counts_refresh
 from projects.models import Annotation, Project, Task
+from projects.quality.services import project_quality_mark_stale
 from projects.review.models import AnnotationReview
 from projects.states import (
     AnnotationStatus,
@@ -93,6 +94,7 @@ def _decide(
     )
     if decision == ReviewDecision.REJECT:
         _give_slot_back(locked)
+    project_quality_mark_stale(project=locked.project)
     if actor is not None and audit:
         lab_audit_record(
             actor=actor,

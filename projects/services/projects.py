@@ -43,6 +43,12 @@ ALWAYS_EDITABLE_FIELDS = frozenset(
         "lease_minutes",
         "dispatch_order",
         "auto_accept_days",
+        # Quality settings: how strictly experts are judged and how many answers items get.
+        "min_gold_tasks",
+        "adaptive_overlap",
+        "max_overlap",
+        "consensus_threshold_percent",
+        "stop_early",
     }
 )
 SETUP_FIELDS = frozenset(
@@ -157,6 +163,20 @@ def _clean(values: dict[str, Any], *, current: Project | None) -> dict[str, Any]
     _int_in(clean, "min_gold_accuracy_percent", 0, 100, "The minimum gold accuracy (percent)")
     _int_in(clean, "lease_minutes", 5, 240, "The time an expert holds a task (minutes)")
     _int_in(clean, "auto_accept_days", 0, 90, "Auto-accept after (days)")
+    _int_in(clean, "min_gold_tasks", 1, 200, "Gold tasks before the pause rule applies")
+    _int_in(clean, "max_overlap", 1, 9, "The most answers per item (adaptive overlap)")
+    _int_in(clean, "consensus_threshold_percent", 50, 99, "The consensus confidence (percent)")
+    for flag in ("adaptive_overlap", "stop_early"):
+        if flag in clean and not isinstance(clean[flag], bool):
+            raise InvalidInput("Must be true or false.", field=flag)
+    adaptive = clean.get("adaptive_overlap", current.adaptive_overlap if current else False)
+    overlap = clean.get("overlap", current.overlap if current else 3)
+    ceiling = clean.get("max_overlap", current.max_overlap if current else 5)
+    if adaptive and ceiling < overlap:
+        raise InvalidInput(
+            f"The most answers per item ({ceiling}) cannot be below the overlap ({overlap}).",
+            field="max_overlap",
+        )
     if "dispatch_order" in clean and clean["dispatch_order"] not in DispatchOrder.values:
         raise InvalidInput(
             f"Unknown dispatch order “{clean['dispatch_order']}”.", field="dispatch_order"
@@ -214,6 +234,11 @@ def project_create(
     dispatch_order: str = DispatchOrder.DEPTH,
     ai_policy: str = AiPolicy.FORBIDDEN,
     auto_accept_days: int = 7,
+    min_gold_tasks: int = 10,
+    adaptive_overlap: bool = False,
+    max_overlap: int = 5,
+    consensus_threshold_percent: int = 80,
+    stop_early: bool = False,
     guidelines: str = "",
     rubric: str = "",
     ip_address: str | None = None,
@@ -244,6 +269,11 @@ def project_create(
             "dispatch_order": dispatch_order,
             "ai_policy": ai_policy,
             "auto_accept_days": auto_accept_days,
+            "min_gold_tasks": min_gold_tasks,
+            "adaptive_overlap": adaptive_overlap,
+            "max_overlap": max(max_overlap, overlap) if not adaptive_overlap else max_overlap,
+            "consensus_threshold_percent": consensus_threshold_percent,
+            "stop_early": stop_early,
         },
         current=None,
     )

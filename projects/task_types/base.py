@@ -236,6 +236,11 @@ class TaskType:
     base_rate_cents: ClassVar[int]
     # Minutes an expert usually spends on one annotation: workload and hourly-rate estimates.
     typical_minutes: ClassVar[int]
+    # How gold answers are scored: "auto" by ``score_against_gold`` when submitted, or
+    # "graded" by the lab (free text, where no rule can tell a good answer).
+    gold_grading: ClassVar[str] = "auto"
+    # The result's free-text field whose pasted share is a behaviour signal (None: none).
+    written_field: ClassVar[str | None] = None
 
     # Settings --------------------------------------------------------------------------
 

@@ -84,6 +84,7 @@ class Critique(TaskType):
     form_template: ClassVar[str] = "projects/task_types/critique_form.html"
     base_rate_cents: ClassVar[int] = 1000
     typical_minutes: ClassVar[int] = 20
+    written_field: ClassVar[str | None] = "corrected_response"
 
     def check_result(
         self, result: Any, *, task: dict[str, Any], settings: dict[str, Any]

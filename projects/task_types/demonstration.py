@@ -62,6 +62,8 @@ class Demonstration(TaskType):
     form_template: ClassVar[str] = "projects/task_types/demonstration_form.html"
     base_rate_cents: ClassVar[int] = 1500
     typical_minutes: ClassVar[int] = 25
+    gold_grading: ClassVar[str] = "graded"
+    written_field: ClassVar[str | None] = "answer"
 
     def check_result(
         self, result: Any, *, task: dict[str, Any], settings: dict[str, Any]

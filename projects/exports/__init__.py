@@ -1,0 +1,1 @@
+"""Dataset exports: streamed JSONL / CSV / Parquet with provenance, a manifest and a card."""
