@@ -79,6 +79,8 @@ RUBRIC_DEFAULT_SCALE = (1, 5)
 
 # The workspace settings on the project form (each optional: blank keeps the value).
 WORKSPACE_FIELDS = ("lease_minutes", "dispatch_order", "ai_policy", "auto_accept_days")
+QUALITY_FIELDS = ("min_gold_tasks", "max_overlap", "consensus_threshold_percent")
+QUALITY_FLAGS = ("adaptive_overlap", "stop_early")
 
 # Where a service's refusal (its ``field``) shows on the project form.
 SERVICE_FIELDS = {
@@ -371,6 +373,44 @@ class ProjectForm(forms.Form):
         help_text="Answers not reviewed within this many days are accepted (0 to 90; 0: never).",
     )
 
+    # Quality: the pause rule and adaptive overlap (blank numbers keep their value).
+    min_gold_tasks = forms.IntegerField(
+        label="Gold answers before judging an expert",
+        min_value=1,
+        max_value=200,
+        initial=10,
+        required=False,
+        help_text="An expert is paused only after this many gold answers, and only when their "
+        "accuracy is below the minimum with 95% certainty.",
+    )
+    adaptive_overlap = forms.BooleanField(
+        label="Ask for more answers on unsettled items",
+        required=False,
+        help_text="When the experts' consensus on an item stays below the confidence below, "
+        "dispatch asks for one more answer at a time, up to the most answers per item.",
+    )
+    max_overlap = forms.IntegerField(
+        label="Most answers per item",
+        min_value=1,
+        max_value=9,
+        initial=5,
+        required=False,
+    )
+    consensus_threshold_percent = forms.IntegerField(
+        label="Consensus confidence (%)",
+        min_value=50,
+        max_value=99,
+        initial=80,
+        required=False,
+        help_text="An item is settled when its reliability-weighted consensus reaches this.",
+    )
+    stop_early = forms.BooleanField(
+        label="Stop asking once an item is settled",
+        required=False,
+        help_text="Items whose first answers already agree with confidence get no more "
+        "answers (saves budget).",
+    )
+
     def __init__(
         self,
         data: Any = None,
@@ -458,6 +498,11 @@ class ProjectForm(forms.Form):
             "dispatch_order": project.dispatch_order,
             "ai_policy": project.ai_policy,
             "auto_accept_days": project.auto_accept_days,
+            "min_gold_tasks": project.min_gold_tasks,
+            "adaptive_overlap": project.adaptive_overlap,
+            "max_overlap": project.max_overlap,
+            "consensus_threshold_percent": project.consensus_threshold_percent,
+            "stop_early": project.stop_early,
         }
 
     # Values the template needs ---------------------------------------------------------
@@ -559,9 +604,11 @@ class ProjectForm(forms.Form):
             "gold_rate_percent": data["gold_rate_percent"],
             "min_gold_accuracy_percent": data["min_gold_accuracy_percent"],
         }
-        for name in WORKSPACE_FIELDS:
+        for name in (*WORKSPACE_FIELDS, *QUALITY_FIELDS):
             if data.get(name) not in (None, ""):
                 values[name] = data[name]
+        for name in QUALITY_FLAGS:
+            values[name] = bool(data.get(name))
         return {
             name: value
             for name, value in values.items()

@@ -161,6 +161,11 @@ class ProjectSerializer(serializers.ModelSerializer):
             "dispatch_order",
             "ai_policy",
             "auto_accept_days",
+            "min_gold_tasks",
+            "adaptive_overlap",
+            "max_overlap",
+            "consensus_threshold_percent",
+            "stop_early",
             "guidelines_version",
             "material_guidelines_version",
             "counts",
@@ -307,6 +312,27 @@ class ProjectCreateSerializer(StrictInputSerializer):
         required=False,
         help_text="Annotations left unreviewed this many days are accepted (0: never; "
         "default 7). May change while live.",
+    )
+    min_gold_tasks = serializers.IntegerField(
+        min_value=1,
+        max_value=200,
+        required=False,
+        help_text="Gold answers an expert gives before the pause rule judges them (default "
+        "10). Experts are paused when their gold accuracy is below "
+        "`min_gold_accuracy_percent` with 95% certainty.",
+    )
+    adaptive_overlap = serializers.BooleanField(
+        required=False,
+        help_text="Ask for one more answer at a time on items whose consensus confidence "
+        "stays below `consensus_threshold_percent`, up to `max_overlap`.",
+    )
+    max_overlap = serializers.IntegerField(min_value=1, max_value=9, required=False)
+    consensus_threshold_percent = serializers.IntegerField(
+        min_value=50, max_value=99, required=False
+    )
+    stop_early = serializers.BooleanField(
+        required=False,
+        help_text="With adaptive overlap: stop asking once an item's consensus is confident.",
     )
     guidelines = serializers.CharField(
         allow_blank=True, required=False, trim_whitespace=False, max_length=200_000

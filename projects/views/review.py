@@ -25,11 +25,12 @@ from marketplace.http import AuthenticatedHttpRequest, report
 from projects.access import LabActor
 from projects.matching.selectors import pseudonym
 from projects.models import Annotation, Project
+from projects.quality import services as quality_services
 from projects.review import selectors as review_selectors
 from projects.review import services as review_services
 from projects.review.models import AnnotationReview
 from projects.review.selectors import ReviewFilters
-from projects.states import AnnotationStatus, ReviewDecision
+from projects.states import AnnotationStatus, BehaviourFlag, ReviewDecision
 from projects.task_types import TaskType, task_type_for
 from projects.task_types.pairwise import PREFERENCE_LABELS
 from projects.views.common import actor_and_project, lab_context, project_url, refused_to_viewer
@@ -294,6 +295,8 @@ def _render_annotation(
         reviews=reviews,
         others=others,
         decisions=DECISION_BUTTONS,
+        gold_graded=task.is_gold and task_type.gold_grading == "graded",
+        behaviour_flags=[BehaviourFlag(flag).label for flag in annotation.behaviour_flags],
         # An answer sent back for revision may still be accepted or rejected as it is.
         can_decide=annotation.status in DECIDABLE_STATES,
         feedback=feedback,
@@ -467,7 +470,39 @@ def edge_case_resolve(
     return redirect(back)
 
 
+@login_required
+@require_POST
+def annotation_gold_grade(
+    request: AuthenticatedHttpRequest,
+    slug: str,
+    project_id: uuid.UUID,
+    annotation_id: uuid.UUID,
+) -> HttpResponse:
+    """Grade an answer to a free-text gold task (0–100%)."""
+    actor, project = actor_and_project(request, slug, project_id)
+    annotation = review_selectors.annotation_for_lab(
+        actor=actor, project=project, annotation_id=annotation_id
+    )
+    here = project_url("annotation_review", project, annotation.public_id)
+    if refused_to_viewer(request, actor, "grade gold answers"):
+        return redirect(here)
+    try:
+        graded = quality_services.gold_grade(
+            actor=actor, annotation=annotation, score_percent=request.POST.get("score", "")
+        )
+    except (InvalidInput, Conflict) as error:
+        messages.error(request, f"Not graded. {error.message}")
+    else:
+        messages.success(request, f"Graded {round((graded.gold_score or 0) * 100)}%.")
+    return redirect(here)
+
+
 urlpatterns = [
+    path(
+        "<uuid:project_id>/review/<uuid:annotation_id>/gold-grade/",
+        annotation_gold_grade,
+        name="annotation_gold_grade",
+    ),
     path("<uuid:project_id>/review/", review_queue, name="review_queue"),
     path("<uuid:project_id>/review/accept/", review_accept_bulk, name="review_accept_bulk"),
     path("<uuid:project_id>/review/badges/", review_badges, name="review_badges"),
