@@ -92,6 +92,7 @@ urlpatterns = [
     path("staff/", views.staff_dashboard, name="staff_dashboard"),
     path("staff/vetting/", include("experts.console.urls")),
     path("staff/matching/", include("projects.staff_urls")),
+    path("", include("projects.quality_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(("marketplace.api_urls", "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),

@@ -65,6 +65,7 @@ from projects.states import (
     AnnotationStatus,
     DeclineReason,
     ImportKind,
+    InvitationSource,
     InvitationStatus,
     ProjectStatus,
     RunTrigger,
@@ -390,7 +391,9 @@ def summary_lines(*, organization: Organization) -> list[str]:
         f"{sum(p.regular for p in rows)} tasks and {sum(p.gold for p in rows)} gold tasks."
     ]
     lines.extend(f"  {p.get_status_display().lower():<7} {p.task_type:<14} {p.title}" for p in rows)
-    invitations = ProjectInvitation.objects.filter(project__organization=organization)
+    invitations = ProjectInvitation.objects.filter(
+        project__organization=organization, source=InvitationSource.MATCHING
+    )
     lines.append(
         f"Matching: {invitations.count()} invitations "
         f"({invitations.filter(status='pending').count()} waiting for an answer)."
@@ -404,7 +407,11 @@ def summary_lines(*, organization: Organization) -> list[str]:
 
 def workspace_summary_lines(*, organization: Organization) -> list[str]:
     """What the demo holds in the workspace and the review queue."""
-    annotations = Annotation.objects.filter(project__organization=organization)
+    from projects.demo.quality import TITLE as PANEL_TITLE
+
+    annotations = Annotation.objects.filter(project__organization=organization).exclude(
+        project__title=PANEL_TITLE
+    )
     counts = annotations.aggregate(
         total=Count("id"),
         waiting=Count("id", filter=Q(status=AnnotationStatus.SUBMITTED)),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from time import perf_counter
@@ -249,7 +250,7 @@ def _load(project: Project) -> _Rows:
 
 
 def _score_gold(
-    project: Project, task_type: TaskType, settings: dict, rows: _Rows
+    project: Project, task_type: TaskType, settings: dict[str, Any], rows: _Rows
 ) -> dict[int, float]:
     """Scores of the gold answers the type scores itself, recomputed (an answer may have
     been edited, a gold answer corrected); returns {annotation id: new score} of changes."""
@@ -310,6 +311,16 @@ def _numeric_domain(entry: _Question) -> np.ndarray | None:
     return None
 
 
+def _closeness(entry: _Question) -> Callable[[int, int], float]:
+    """How close an answer is to the consensus: equal or not on a nominal question; on an
+    ordered scale, 1 − the distance over the width of the scale the answers used."""
+    values = _numeric_domain(entry)
+    if values is None or values.max() == values.min():
+        return lambda code, consensus: float(code == consensus)
+    width = float(values.max() - values.min())
+    return lambda code, consensus: round(1 - abs(values[code] - values[consensus]) / width, 4)
+
+
 def _histogram(values: list[float]) -> list[dict[str, float]]:
     counts = np.histogram(np.clip(values, 0, 1), bins=HISTOGRAM_BINS, range=(0, 1))[0]
     return [
@@ -336,7 +347,7 @@ class _Consensus:
 
 
 def _consensus(
-    project: Project, task_type: TaskType, settings: dict, rows: _Rows, regular: list[int]
+    project: Project, task_type: TaskType, settings: dict[str, Any], rows: _Rows, regular: list[int]
 ) -> _Consensus:
     questions = task_type.questions(settings)
     item_ids = sorted({rows.task_ids[index] for index in regular})
@@ -421,13 +432,14 @@ def _consensus(
         for position, value in enumerate(fitted.reliability)
         if not np.isnan(value)
     }
+    closeness = _closeness(primary)
     for offset, position in enumerate(primary.positions.tolist()):
         row = regular[position]
         code = int(primary.codes[offset])
         result.primary_codes[row] = code
         item = int(p_items[offset])
         if multi[item]:
-            result.agreement_by_row[row] = float(code == fitted.labels[item])
+            result.agreement_by_row[row] = closeness(code, int(fitted.labels[item]))
             result.peer_by_row[row] = float(peers[offset])
 
     # The other questions: votes weighted by the experts' reliability on the primary one.
@@ -667,10 +679,10 @@ def _expert_figures(
     all_outcome: list[float] = []
     accuracies: list[float] = []
     for expert_id, indexes in sorted(by_expert.items()):
-        gold = [
-            (rows.confidence[i] / 100, rows.gold_score[i])
+        gold: list[tuple[float, float]] = [
+            (rows.confidence[i] / 100, score)
             for i in indexes
-            if rows.gold[i] and rows.gold_score[i] is not None
+            if rows.gold[i] and (score := rows.gold_score[i]) is not None
         ]
         fit = metrics.calibration(
             np.asarray([c for c, _ in gold]), np.asarray([o for _, o in gold])
@@ -815,9 +827,9 @@ def _domain_records_refresh(*, expert_ids: list[int], domain_id: int, now: datet
         bins[row["expert_id"]].append((row["n"], row["confidence"] / 100, float(row["outcome"])))
     records = []
     for expert_id in expert_ids:
-        row = totals.get(expert_id)
-        if row is None:
+        if expert_id not in totals:
             continue
+        row = totals[expert_id]
         ece, calibration_n = _ece_from_groups(bins.get(expert_id, []))
         reviewed = row["accepted"] + row["rejected"]
         evidence = {

@@ -10,6 +10,7 @@ from django.core.management import call_command
 
 from marketplace.models import AuditEvent, Organization
 from projects.demo import PROJECTS
+from projects.demo.quality import TITLE as PANEL_TITLE
 from projects.models import (
     GoldAnswer,
     GuidelineVersion,
@@ -47,7 +48,7 @@ def test_one_project_of_every_task_type(seeded):
     projects = _demo_projects()
 
     assert sorted({p.task_type for p in projects.values()}) == sorted(REGISTRY)
-    assert set(projects) == {spec.title for spec in PROJECTS}
+    assert set(projects) == {spec.title for spec in PROJECTS} | {PANEL_TITLE}
 
 
 def test_every_task_is_valid_for_its_type_and_every_gold_task_has_an_answer(seeded):
@@ -84,6 +85,7 @@ def test_the_projects_show_the_whole_lifecycle(seeded):
         "Python utility functions": ProjectStatus.DRAFT,
         "Cyber-security red-team": ProjectStatus.ACTIVE,
         "Customer message intent (ES/FR/DE)": ProjectStatus.ACTIVE,
+        PANEL_TITLE: ProjectStatus.ACTIVE,
     }
     draft = projects["Python utility functions"]
     assert draft.funded_cents == 0
@@ -104,9 +106,9 @@ def test_the_projects_show_the_whole_lifecycle(seeded):
         assert project.fundings.get().provider == "offline"
         assert project.activated_at is not None
     # Every step went through the services, so the audit log tells the story.
-    assert AuditEvent.objects.filter(action="project.create").count() == 7
-    assert AuditEvent.objects.filter(action="project.fund").count() == 6
-    assert AuditEvent.objects.filter(action="project.activate").count() == 6
+    assert AuditEvent.objects.filter(action="project.create").count() == 8
+    assert AuditEvent.objects.filter(action="project.fund").count() == 7
+    assert AuditEvent.objects.filter(action="project.activate").count() == 7
     assert AuditEvent.objects.filter(action="project.pause").count() == 1
 
 
@@ -137,8 +139,8 @@ def test_pasted_markup_in_a_task_renders_inert(seeded):
 
 def test_the_summary_names_the_projects(seeded):
     assert (
-        "Projects of Acme AI Lab: 7 (1 draft, 5 active, 1 paused), "
-        "74 tasks and 16 gold tasks." in seeded
+        "Projects of Acme AI Lab: 8 (1 draft, 6 active, 1 paused), "
+        "110 tasks and 28 gold tasks." in seeded
     )
     assert "paused  rubric         Discharge summary explanations" in seeded
 
@@ -177,7 +179,8 @@ def test_matching_has_filled_the_radiology_project_with_every_answer(seeded):
         "dr.rivera@demo.example": "pending",
         "dr.lindqvist@demo.example": "accepted",
     }
-    assert sorted(ProjectMember.objects.values_list("expert__email", flat=True)) == [
+    members = ProjectMember.objects.exclude(project__title=PANEL_TITLE)
+    assert sorted(members.values_list("expert__email", flat=True)) == [
         "dr.haddad@demo.example",
         "dr.lindqvist@demo.example",
     ]
@@ -205,3 +208,22 @@ def test_the_radiologists_have_worked_and_the_lab_has_reviewed(seeded):
     assert lease.expert.email == "dr.haddad@demo.example"
     assert lease.draft == {"preference": ["a_better"], "rationale": ["A is calmer, but "]}
     assert "Workspace: 8 annotations (4 waiting for review, 1 open edge case)" in seeded
+
+
+def test_the_panel_project_shows_the_quality_engine_at_work(seeded):
+    project = Project.objects.get(title=PANEL_TITLE)
+    figures = project.quality.figures
+
+    assert figures["annotations"] == project.annotations.count() > 100
+    assert figures["questions"][0]["alpha"] is not None
+    assert figures["calibration"]["n"] > 0
+    assert figures["adaptive"]["extra_requested"] > 0
+    clicker = ProjectMember.objects.get(project=project, expert__email="panel6@demo.example")
+    assert clicker.quality_paused is True
+    assert clicker.status_reason.startswith("Your gold accuracy on this project is")
+    assert list(
+        ProjectMember.objects.filter(project=project, quality_paused=True).values_list(
+            "expert__email", flat=True
+        )
+    ) == ["panel6@demo.example"]
+    assert f"Quality: “{PANEL_TITLE}” has {figures['annotations']} annotations" in seeded

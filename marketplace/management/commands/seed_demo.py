@@ -20,6 +20,7 @@ from marketplace import services
 from marketplace.models import Membership, Notification, Organization, User
 from marketplace.states import MembershipRole, UserRole
 from projects import demo as projects_demo
+from projects.demo import quality as quality_demo
 from projects.demo import workspace as workspace_demo
 
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105  (published in README for the local demo)
@@ -115,6 +116,9 @@ class Command(BaseCommand):
                 first=users["dr.haddad@demo.example"],
                 second=users["dr.lindqvist@demo.example"],
             )
+            quality_demo.seed_quality(
+                organization=organization, manager=users["manager@acme.example"]
+            )
         self.stdout.write(
             self.style.SUCCESS(f"Demo ready. Every account's password: {DEMO_PASSWORD}")
         )
@@ -125,6 +129,8 @@ class Command(BaseCommand):
         for line in projects_demo.summary_lines(organization=organization):
             self.stdout.write(line)
         for line in projects_demo.workspace_summary_lines(organization=organization):
+            self.stdout.write(line)
+        for line in quality_demo.summary_lines(organization=organization):
             self.stdout.write(line)
 
     def _user(
