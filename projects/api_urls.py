@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from projects import api, api_matching, api_workspace
+from projects import api, api_exports, api_matching, api_quality, api_workspace
 
 project = "projects/<uuid:project_id>"
 assignment = "work/assignments/<uuid:assignment_id>"
@@ -132,4 +132,6 @@ urlpatterns = [
         api.WebhookRedeliverView.as_view(),
         name="webhook-delivery-redeliver",
     ),
+    path(f"{project}/quality/", api_quality.ProjectQualityView.as_view(), name="project-quality"),
+    *api_exports.urlpatterns,
 ]
