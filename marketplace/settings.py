@@ -199,6 +199,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "projects.tasks.auto_accept_annotations",
         "schedule": crontab(minute=40),
     },
+    "expire-dataset-exports": {
+        "task": "projects.tasks.expire_dataset_exports",
+        "schedule": crontab(minute=20),
+    },
     "refresh-stale-quality": {
         "task": "projects.tasks.refresh_stale_quality",
         "schedule": crontab(minute="*/10"),

@@ -4,6 +4,7 @@ from typing import Any
 
 from celery import shared_task
 
+from projects.exports.tasks import run_dataset_export  # noqa: F401 - registers the task
 from projects.services import imports, webhooks
 
 
@@ -101,3 +102,11 @@ def refresh_stale_quality() -> int:
     for project_id in project_ids:
         refresh_project_quality.delay(project_id)
     return len(project_ids)
+
+
+@shared_task(soft_time_limit=300, time_limit=330)
+def expire_dataset_exports() -> int:
+    """Delete export files past their expiry; mark dead streamed downloads failed (beat)."""
+    from projects.exports.services import exports_expire
+
+    return exports_expire()

@@ -1,6 +1,15 @@
 """Lab pages for projects, under /labs/<slug>/projects/."""
 
-from projects.views import imports, matching, projects, review, tasks, webhooks
+from projects.views import (
+    exports,
+    imports,
+    matching,
+    projects,
+    quality,
+    review,
+    tasks,
+    webhooks,
+)
 
 app_name = "projects"
 urlpatterns = [
@@ -10,4 +19,6 @@ urlpatterns = [
     *webhooks.urlpatterns,
     *matching.urlpatterns,
     *review.urlpatterns,
+    *quality.urlpatterns,
+    *exports.urlpatterns,
 ]

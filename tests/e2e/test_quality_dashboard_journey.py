@@ -5,7 +5,9 @@ screenshot."""
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -64,6 +66,25 @@ def test_a_lab_manager_opens_the_quality_dashboard_of_the_demo_project(
     path = screenshot(page)
     assert path.exists()
     assert path.stat().st_size > 10_000
+
+    # The same lab downloads the project's answers as DPO rows, ready for training.
+    page.get_by_role("navigation", name="Project").get_by_role("link", name="Exports").click()
+    with page.expect_download() as download_info:
+        page.get_by_test_id("download-dpo").click()
+    download = download_info.value
+    assert download.suggested_filename.endswith(".jsonl")
+    lines = Path(download.path()).read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(line) for line in lines]
+    ties = project.annotations.filter(result__preference="tie").count()
+    assert len(rows) == project.annotations.count() - ties
+    for row in rows:
+        assert row["prompt"]
+        assert row["chosen"] != row["rejected"]
+        assert {row["chosen"], row["rejected"]} == {row["response_a"], row["response_b"]}
+        assert row["margin"] in (1, 2)
+        assert row["provenance"]["expert"].startswith("ex_")
+        assert row["provenance"]["credentials"][0]["kind"] == "board_certification"
+        assert row["provenance"]["project_id"] == str(project.public_id)
 
     # The demo radiologist whose answers the lab reviewed finds their own page from the
     # dashboard: their score, and the lab's feedback, without any other expert's figures.
