@@ -22,7 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from ortools.graph.python import min_cost_flow
 
 from projects.matching.scoring import FAIRNESS_PENALTY
 
@@ -149,6 +148,9 @@ def solve(problem: Problem) -> Solution:
             [0],
         ]
     )
+    # Imported here: OR-Tools is large, and only matching runs need it.
+    from ortools.graph.python import min_cost_flow
+
     flow = min_cost_flow.SimpleMinCostFlow()
     flow.add_arcs_with_capacity_and_unit_cost(tails, heads, capacities, costs)
     supplies = np.zeros(sink + 1, dtype=np.int64)

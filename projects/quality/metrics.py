@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import krippendorff
 import numpy as np
 
 if TYPE_CHECKING:
@@ -45,6 +44,8 @@ def alpha(
     if len(paired) == 0 or np.count_nonzero(paired.sum(axis=0)) < 2:
         return None
     values = np.arange(counts.shape[1]) if domain is None else np.asarray(domain, dtype=float)
+    import krippendorff  # imported here: only quality runs need it
+
     return float(
         krippendorff.alpha(value_counts=paired, value_domain=values, level_of_measurement=level)
     )

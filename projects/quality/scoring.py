@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scipy.stats import beta
-
 
 @dataclass(frozen=True)
 class Component:
@@ -109,6 +107,8 @@ def probability_below(threshold: float, score_sum: float, n: int) -> float:
     """Posterior probability that the true accuracy is below ``threshold``."""
     if n <= 0:
         return 0.0
+    from scipy.stats import beta  # imported here: SciPy is large, and pages do not need it
+
     return float(beta.cdf(threshold, 1 + score_sum, 1 + n - score_sum))
 
 
