@@ -239,6 +239,10 @@ MATCHING_CANDIDATES_PER_SEAT = env.int("MATCHING_CANDIDATES_PER_SEAT", default=6
 # Task imports: files up to 200 MB are streamed by a Celery task; the report keeps at most
 # this many problems (the count covers them all).
 MAX_TASK_IMPORT_SIZE = env.int("MAX_TASK_IMPORT_SIZE", default=200 * 1024 * 1024)
+# Exports up to this many rows stream straight to the browser; bigger ones run in Celery and
+# are downloaded through a signed link valid for EXPORT_LINK_DAYS.
+EXPORT_STREAM_MAX_ROWS = env.int("EXPORT_STREAM_MAX_ROWS", default=20_000)
+EXPORT_LINK_DAYS = env.int("EXPORT_LINK_DAYS", default=7)
 MAX_IMPORT_REPORT_PROBLEMS = 1000
 # Tasks sent in one API request body (larger sets go as files or several batches).
 MAX_TASKS_PER_API_BATCH = 1000
