@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Error, Page, expect, sync_playwright
 
 from tests.conftest import phase_failed, require_services
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, totp_code
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -168,3 +168,12 @@ def log_in(page: Page, email: str, password: str = PASSWORD) -> None:
     page.locator("input[name=password]").fill(password)
     page.get_by_role("button", name="Sign In", exact=True).click()
     page.wait_for_load_state()
+
+
+def log_in_staff(page: Page, email: str, secret: str) -> None:
+    """Password on the login form, then the authenticator code on the two-factor page."""
+    log_in(page, email, PASSWORD)
+    expect(page).to_have_url(re.compile(r"/accounts/2fa/authenticate/"))
+    page.get_by_role("textbox").fill(totp_code(secret))
+    page.get_by_role("button", name="Sign In", exact=True).click()
+    expect(page).not_to_have_url(re.compile(r"/accounts/"))

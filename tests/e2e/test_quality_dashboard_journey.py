@@ -6,32 +6,23 @@ screenshot."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
 from django.urls import reverse
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from marketplace.management.commands.seed_demo import DEMO_PASSWORD
 from projects.demo.quality import TITLE as PANEL_PROJECT
 from projects.models import Project, ProjectMember
 from projects.quality.models import ProjectQuality
 from projects.states import MemberStatus
-from tests.e2e.conftest import log_in
-from tests.factories import PASSWORD, staff_user, totp_code
+from tests.e2e.conftest import log_in, log_in_staff
+from tests.factories import staff_user
 
 pytestmark = pytest.mark.e2e
 
 DEMO_PROJECT = "Imaging report explanations"
-
-
-def log_in_staff(page: Page, email: str, secret: str) -> None:
-    log_in(page, email, PASSWORD)
-    expect(page).to_have_url(re.compile(r"/accounts/2fa/authenticate/"))
-    page.get_by_role("textbox").fill(totp_code(secret))
-    page.get_by_role("button", name="Sign In", exact=True).click()
-    expect(page).not_to_have_url(re.compile(r"/accounts/"))
 
 
 def test_a_lab_manager_opens_the_quality_dashboard_of_the_demo_project(

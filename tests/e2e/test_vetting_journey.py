@@ -18,24 +18,15 @@ from playwright.sync_api import Locator, Page, expect
 from experts import selectors
 from experts.models import Credential, TestAttempt
 from experts.states import AttemptStatus, CredentialKind, CredentialStatus
-from tests.e2e.conftest import log_in, save_screenshot
+from tests.e2e.conftest import log_in, log_in_staff, save_screenshot
 from tests.experts.factories import domain, pdf_bytes, qualification_test, right_answers
-from tests.factories import PASSWORD, expert, staff_user, totp_code
+from tests.factories import expert, staff_user
 
 pytestmark = pytest.mark.e2e
 
 CREDENTIAL_TITLE = "Diplomate, American Board of Radiology"
 STAFF_QUESTION = "Please upload the page of the certificate that shows your diplomate number."
 EXPERT_ANSWER = "The number is on the first page, bottom right: ABR-448812."
-
-
-def log_in_staff(page: Page, email: str, secret: str) -> None:
-    """Password on the login form, then the authenticator code on the two-factor page."""
-    log_in(page, email, PASSWORD)
-    expect(page).to_have_url(re.compile(r"/accounts/2fa/authenticate/"))
-    page.get_by_role("textbox").fill(totp_code(secret))
-    page.get_by_role("button", name="Sign In", exact=True).click()
-    expect(page).not_to_have_url(re.compile(r"/accounts/"))
 
 
 def messages_of(page: Page) -> Locator:

@@ -6,9 +6,9 @@ import pytest
 
 from projects.models import Annotation
 from projects.quality.services import project_quality_refresh
-from tests.projects.test_quality_services import answer_task, gold_tasks, regular
+from tests.projects.test_quality_services import gold_tasks, regular
 from tests.projects.test_review_views import url
-from tests.projects.workspace_factories import lab_viewer, workspace
+from tests.projects.workspace_factories import answer_task, lab_viewer, workspace
 
 pytestmark = pytest.mark.django_db
 

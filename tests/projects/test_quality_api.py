@@ -10,8 +10,8 @@ from marketplace import services as core_services
 from marketplace.models import Membership
 from projects.exports.provenance import lab_pseudonym
 from projects.models import ProjectQuality
-from tests.projects.test_quality_services import answer_task, regular
-from tests.projects.workspace_factories import lab_viewer, workspace
+from tests.projects.test_quality_services import regular
+from tests.projects.workspace_factories import answer_task, lab_viewer, workspace
 
 pytestmark = pytest.mark.django_db
 

@@ -8,21 +8,17 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
 from marketplace.models import AuditEvent
-from projects.dispatch import services as dispatch
 from projects.exports.provenance import lab_pseudonym
 from projects.models import (
     Annotation,
-    Assignment,
     ExpertDomainRecord,
     Project,
     ProjectMember,
-    Task,
     TaskConsensus,
 )
 from projects.quality import charts
@@ -35,7 +31,7 @@ from projects.states import MemberStatus
 from tests import factories
 from tests.factories import log_in_staff, staff_user
 from tests.projects import factories as project_factories
-from tests.projects.workspace_factories import answer, lab_viewer, workspace
+from tests.projects.workspace_factories import answer_task, lab_viewer, workspace
 
 pytestmark = pytest.mark.django_db
 
@@ -58,25 +54,6 @@ def quality_url(project: Project) -> str:
 def recompute_url(project: Project) -> str:
     return reverse(
         "projects:quality_recompute", args=[project.organization.slug, project.public_id]
-    )
-
-
-def answer_task(expert, task: Task, project: Project, **overrides: Any) -> Annotation:
-    """Lease ``task`` to the expert (as a claim would) and submit the example answer."""
-    now = timezone.now()
-    assignment = Assignment.objects.create(
-        task=task,
-        project=project,
-        expert=expert,
-        holds_slot=not task.is_gold,
-        leased_at=now,
-        expires_at=now + timedelta(minutes=30),
-    )
-    if not task.is_gold:
-        Task.objects.filter(pk=task.pk).update(reserved_count=F("reserved_count") + 1)
-    assignment = Assignment.objects.select_related("task", "project").get(pk=assignment.pk)
-    return dispatch.annotation_submit(
-        expert=expert, assignment=assignment, result=answer(project, **overrides)
     )
 
 

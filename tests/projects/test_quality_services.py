@@ -3,19 +3,13 @@ signals and the per-domain records, on small projects whose figures are worked o
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
-
 import pytest
-from django.db.models import F
-from django.utils import timezone
 
 from marketplace.errors import Conflict, InvalidInput, PermissionDenied
 from marketplace.models import Notification
 from projects.dispatch import services as dispatch
 from projects.models import (
     Annotation,
-    Assignment,
     ExpertDomainRecord,
     Project,
     ProjectMember,
@@ -31,28 +25,9 @@ from projects.quality.services import (
 )
 from projects.states import MemberStatus, TaskStatus
 from tests import factories
-from tests.projects.workspace_factories import answer, workspace
+from tests.projects.workspace_factories import answer, answer_task, workspace
 
 pytestmark = pytest.mark.django_db
-
-
-def answer_task(expert, task: Task, project: Project, **overrides: Any) -> Annotation:
-    """Lease ``task`` to the expert (as a claim would) and submit the example answer."""
-    now = timezone.now()
-    assignment = Assignment.objects.create(
-        task=task,
-        project=project,
-        expert=expert,
-        holds_slot=not task.is_gold,
-        leased_at=now,
-        expires_at=now + timedelta(minutes=30),
-    )
-    if not task.is_gold:
-        Task.objects.filter(pk=task.pk).update(reserved_count=F("reserved_count") + 1)
-    assignment = Assignment.objects.select_related("task", "project").get(pk=assignment.pk)
-    return dispatch.annotation_submit(
-        expert=expert, assignment=assignment, result=answer(project, **overrides)
-    )
 
 
 def regular(project: Project) -> list[Task]:

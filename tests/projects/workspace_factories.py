@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django.db.models import F
 from django.utils import timezone
 
 from marketplace.models import User
@@ -21,6 +22,7 @@ from projects.models import (
     Project,
     ProjectInvitation,
     ProjectMember,
+    Task,
 )
 from projects.states import InvitationSource, InvitationStatus
 from projects.task_types import task_type_for
@@ -84,6 +86,26 @@ def submit_next(expert: User, project: Project, **overrides: Any) -> Annotation:
     )
 
 
+def answer_task(expert: User, task: Task, project: Project, **overrides: Any) -> Annotation:
+    """Lease ``task`` to the expert (as a claim would) and submit the example answer with
+    ``overrides``: for tests that need a given expert on a given task."""
+    now = timezone.now()
+    assignment = Assignment.objects.create(
+        task=task,
+        project=project,
+        expert=expert,
+        holds_slot=not task.is_gold,
+        leased_at=now,
+        expires_at=now + timedelta(minutes=30),
+    )
+    if not task.is_gold:
+        Task.objects.filter(pk=task.pk).update(reserved_count=F("reserved_count") + 1)
+    assignment = Assignment.objects.select_related("task", "project").get(pk=assignment.pk)
+    return dispatch.annotation_submit(
+        expert=expert, assignment=assignment, result=answer(project, **overrides)
+    )
+
+
 def lab_viewer(actor: LabActor) -> User:
     """A viewer of the actor's organisation (may look, may not review)."""
     user = factories.lab_user()
@@ -91,4 +113,12 @@ def lab_viewer(actor: LabActor) -> User:
     return user
 
 
-__all__ = ["Assignment", "answer", "lab_viewer", "member", "submit_next", "workspace"]
+__all__ = [
+    "Assignment",
+    "answer",
+    "answer_task",
+    "lab_viewer",
+    "member",
+    "submit_next",
+    "workspace",
+]
