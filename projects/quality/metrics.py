@@ -16,8 +16,9 @@ import numpy as np
 if TYPE_CHECKING:
     from projects.task_types.base import AgreementKind
 
-# Dawid-Skene: EM stops when no item's posterior moves by more than this, or after MAX_ITER.
-DS_TOLERANCE = 1e-3
+# Dawid-Skene: EM stops when the items' posteriors move by less than this on average, or
+# after DS_MAX_ITER rounds.
+DS_TOLERANCE = 1e-5
 DS_MAX_ITER = 100
 # Added to every confusion count, so a value an expert never gave is unlikely, not impossible.
 DS_SMOOTHING = 0.01
@@ -131,6 +132,7 @@ def dawid_skene(
     n_values: int,
     tolerance: float = DS_TOLERANCE,
     max_iter: int = DS_MAX_ITER,
+    diagonal_prior: float = 0.0,
 ) -> Consensus:
     """Dawid and Skene's (1979) model: each expert has a confusion matrix (the probability of
     answering l when the truth is k), fitted with EM together with the items' posteriors.
@@ -152,6 +154,7 @@ def dawid_skene(
                 pair_index, weights=posteriors[items, truth], minlength=n_experts * n_values
             ).reshape(n_experts, n_values)
         confusion += DS_SMOOTHING
+        confusion[:, np.arange(n_values), np.arange(n_values)] += diagonal_prior
         confusion /= confusion.sum(axis=2, keepdims=True)
         log_confusion = np.log(confusion)
         # E step: each item's posterior over the true value given its answers.
@@ -163,7 +166,7 @@ def dawid_skene(
         log_post -= log_post.max(axis=1, keepdims=True)
         updated = np.exp(log_post)
         updated /= updated.sum(axis=1, keepdims=True)
-        moved = float(np.abs(updated - posteriors).max()) if n_items else 0.0
+        moved = float(np.abs(updated - posteriors).mean()) if n_items else 0.0
         posteriors = updated
         if moved < tolerance:
             break
