@@ -20,10 +20,11 @@ and credentials are read once per chunk, expert figures once per export.
 
 from __future__ import annotations
 
+import gc
 import uuid
 from collections import Counter
-from collections.abc import Callable, Generator
-from contextlib import closing, nullcontext
+from collections.abc import Callable, Generator, Iterator
+from contextlib import closing, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
@@ -290,10 +291,28 @@ def _fetch(
         cursor = connection.chunked_cursor()
         try:
             cursor.execute(sql, params)
-            while batch := cursor.fetchmany(CHUNK_ROWS):
+            while True:
+                with collector_paused():
+                    batch = cursor.fetchmany(CHUNK_ROWS)
+                if not batch:
+                    break
                 yield batch
         finally:
             cursor.close()
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while one chunk of rows is built (a few milliseconds):
+    the chunk's thousands of fresh dicts would otherwise set off collections that walk every
+    object of the process, about a quarter of an export's time. Rows make no cycles."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 # Raw values -----------------------------------------------------------------------------
@@ -370,7 +389,9 @@ def rows(
         items = item_queryset(plan.project, plan.filters).values_list(*ITEM_COLUMNS)
         with closing(_fetch(items, snapshot=snapshot)) as batches:
             for batch in batches:
-                yield _consensus_rows(plan, context, stats, batch)
+                with collector_paused():
+                    built = _consensus_rows(plan, context, stats, batch)
+                yield built
         return
     # The public id as text: psycopg2 would build a UUID object per row only to print it.
     annotations = (
@@ -383,7 +404,9 @@ def rows(
     )
     with closing(_fetch(annotations, snapshot=snapshot)) as batches:
         for batch in batches:
-            yield _annotation_rows(plan, context, stats, batch)
+            with collector_paused():
+                built = _annotation_rows(plan, context, stats, batch)
+            yield built
 
 
 def _annotation_rows(
@@ -459,9 +482,10 @@ def _annotation_rows(
             "is_edge_case": bool(is_edge_case),
             "review": decisions[-1] if decisions else None,
             "reviews": decisions,
-            "gold_score": None if gold_score is None else round(gold_score, 4),
-            "answer_agreement": None if answer_agreement is None else round(answer_agreement, 4),
-            "item_agreement": None if item_agreement is None else round(item_agreement, 4),
+            # Stored rounded to four places by the quality engine.
+            "gold_score": gold_score,
+            "answer_agreement": answer_agreement,
+            "item_agreement": item_agreement,
             "gold_accuracy": gold_accuracy,
             "gold_tasks": gold_tasks,
             "quality_score": quality_score,
