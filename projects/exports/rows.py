@@ -21,6 +21,8 @@ and credentials are read once per chunk, expert figures once per export.
 from __future__ import annotations
 
 import gc
+import queue
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator
@@ -46,8 +48,9 @@ from projects.states import AnnotationStatus, ExportShape
 from projects.task_types import TaskType, task_type_for
 from projects.task_types.pairwise import PREFERENCE_SCALE
 
-# Rows fetched per round trip and processed (and written) together.
+# Rows fetched per round trip and processed (and written) together, and chunks read ahead.
 CHUNK_ROWS = 2000
+READ_AHEAD_CHUNKS = 2
 SCHEMA_VERSION = 1
 PREFERENCE_BY_SCORE = {score: name for name, score in PREFERENCE_SCALE.items()}
 
@@ -291,6 +294,9 @@ def _fetch(
         cursor = connection.chunked_cursor()
         try:
             cursor.execute(sql, params)
+            if connection.vendor == "postgresql":
+                yield from _read_ahead(cursor.cursor)
+                return
             while True:
                 with collector_paused():
                     batch = cursor.fetchmany(CHUNK_ROWS)
@@ -299,6 +305,47 @@ def _fetch(
                 yield batch
         finally:
             cursor.close()
+
+
+def _read_ahead(cursor: Any) -> Generator[list[tuple[Any, ...]], None, None]:
+    """The cursor's chunks, the next one read by a thread while the caller builds rows from
+    this one: psycopg2 lets go of the GIL while it waits for the server, so the database's
+    work and ours overlap instead of taking turns. The thread only fetches; it is stopped
+    and joined before the caller closes the cursor."""
+    chunks: queue.Queue[Any] = queue.Queue(maxsize=READ_AHEAD_CHUNKS)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                chunks.put(item, timeout=0.1)
+            except queue.Full:
+                continue
+            return True
+        return False
+
+    def read() -> None:
+        try:
+            while True:
+                batch = cursor.fetchmany(CHUNK_ROWS)
+                if not put(batch) or not batch:
+                    return
+        except Exception as error:  # handed to the caller, raised there
+            put(error)
+
+    reader = threading.Thread(target=read, name="export-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = chunks.get()
+            if isinstance(item, Exception):
+                raise item
+            if not item:
+                return
+            yield item
+    finally:
+        stop.set()
+        reader.join()
 
 
 @contextmanager
