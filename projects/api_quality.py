@@ -7,6 +7,7 @@ from uuid import UUID
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -14,7 +15,7 @@ from projects.api import FORBIDDEN, NOT_FOUND, LabApiView, project_and_actor
 from projects.exports.provenance import lab_pseudonym
 from projects.models import Project
 from projects.quality.models import ProjectQuality
-from projects.quality.services import project_quality_refresh
+from projects.quality.services import project_quality_recompute
 
 
 def quality_data(project: Project, quality: ProjectQuality | None) -> dict[str, Any]:
@@ -52,11 +53,24 @@ class ProjectQualityView(LabApiView):
 
     @extend_schema(
         summary="Recompute a project's quality figures now",
-        description="Runs the quality engine at once (owners, managers and API keys).",
+        description=(
+            "Runs the quality engine at once (owners, managers and API keys); on a project "
+            "with more than 20,000 answers the run is queued and the answer is 202 with the "
+            "figures of the last run."
+        ),
         request=None,
-        responses={200: OpenApiTypes.OBJECT, 403: FORBIDDEN, 404: NOT_FOUND},
+        responses={
+            200: OpenApiTypes.OBJECT,
+            202: OpenApiTypes.OBJECT,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+        },
     )
     def post(self, request: Request, project_id: UUID) -> Response:
         project, actor = project_and_actor(request, project_id)
         actor.require_manager("recompute quality figures")
-        return Response(quality_data(project, project_quality_refresh(project=project)))
+        quality = project_quality_recompute(project=project)
+        if quality is None:  # a big project: the worker runs it
+            current = ProjectQuality.objects.filter(project=project).first()
+            return Response(quality_data(project, current), status=status.HTTP_202_ACCEPTED)
+        return Response(quality_data(project, quality))

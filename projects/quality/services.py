@@ -53,6 +53,8 @@ from projects.states import AnnotationStatus, BehaviourFlag, MemberStatus, TaskS
 from projects.task_types import task_type_for
 from projects.task_types.base import Question, TaskType
 
+# A lab's "recompute now" runs in the request up to this many answers; beyond, in the worker.
+INLINE_REFRESH_MAX_ANSWERS = 20_000
 # Answers arriving within this many seconds go into one run (the task waits this long).
 QUALITY_BATCH_SECONDS = 60
 # Behaviour signals.
@@ -89,6 +91,18 @@ def project_quality_mark_stale(*, project: Project) -> None:
             ),
             robust=True,
         )
+
+
+def project_quality_recompute(*, project: Project) -> ProjectQuality | None:
+    """A lab asked for fresh figures: recompute now when the project is small enough to do it
+    within the request, else queue the run for the worker (and return None)."""
+    if Annotation.objects.filter(project=project).count() <= INLINE_REFRESH_MAX_ANSWERS:
+        return project_quality_refresh(project=project)
+    from projects.tasks import refresh_project_quality
+
+    project_id = project.pk
+    transaction.on_commit(lambda: refresh_project_quality.delay(project_id), robust=True)
+    return None
 
 
 # Gold grading of free text ---------------------------------------------------------------

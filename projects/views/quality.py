@@ -174,12 +174,19 @@ def project_quality_recompute(
     back = project_url("quality", project)
     if refused_to_viewer(request, actor, "recompute the quality figures"):
         return redirect(back)
-    quality = quality_services.project_quality_refresh(project=project)
-    messages.success(
-        request,
-        f"Quality figures recomputed from {quality.annotations} "
-        f"answer{'s' if quality.annotations != 1 else ''}.",
-    )
+    quality = quality_services.project_quality_recompute(project=project)
+    if quality is None:
+        messages.info(
+            request,
+            "The figures are being recomputed in the background; reload this page in a "
+            "minute or two.",
+        )
+    else:
+        messages.success(
+            request,
+            f"Quality figures recomputed from {quality.annotations} "
+            f"answer{'s' if quality.annotations != 1 else ''}.",
+        )
     return redirect(back)
 
 

@@ -10,6 +10,7 @@ from marketplace import services as core_services
 from marketplace.models import Membership
 from projects.exports.provenance import lab_pseudonym
 from projects.models import ProjectQuality
+from projects.quality import services as quality_services
 from tests.projects.test_quality_services import regular
 from tests.projects.workspace_factories import answer_task, lab_viewer, workspace
 
@@ -65,3 +66,21 @@ def test_a_viewer_reads_but_cannot_recompute_and_another_lab_sees_nothing():
     assert stranger.get(address).status_code == 404
     assert stranger.post(address).status_code == 404
     assert not ProjectQuality.objects.filter(project=project).exists()
+
+
+def test_a_big_project_is_recomputed_by_the_worker(monkeypatch, django_capture_on_commit_callbacks):
+    actor, project, _experts = _answered()
+    monkeypatch.setattr(quality_services, "INLINE_REFRESH_MAX_ANSWERS", 1)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Api-Key {_key(actor)}")
+    address = reverse("api:project-quality", args=[project.public_id])
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = api.post(address)
+
+    assert response.status_code == 202
+    assert response.json() == {"computed_at": None, "figures": None}
+    assert not ProjectQuality.objects.filter(project=project).exists()
+    assert len(callbacks) == 1
+    callbacks[0]()  # the queued run (eager here)
+    assert ProjectQuality.objects.get(project=project).annotations == 2
