@@ -31,6 +31,7 @@ from projects.models import (
     ProjectInvitation,
     ProjectMember,
     Task,
+    WebhookEndpoint,
 )
 from projects.pricing import suggested_price_cents
 from projects.quality.services import project_quality_refresh
@@ -221,7 +222,9 @@ def _clicker_gold(
 ) -> None:
     """The clicker meets the gold tasks dispatch has not yet given them, one by one, until
     the pause rule stops them (the gold rate alone may leave too few for a small demo)."""
-    for task in project.tasks.filter(is_gold=True).exclude(assignments__expert=clicker):
+    for number, task in enumerate(
+        project.tasks.filter(is_gold=True).exclude(assignments__expert=clicker)
+    ):
         if not ProjectMember.objects.filter(
             project=project, expert=clicker, status=MemberStatus.ACTIVE
         ).exists():
@@ -241,13 +244,30 @@ def _clicker_gold(
             result=_answer(truth[task.pk], None, rng, task.external_id),
             signals=dispatch.PageSignals(active_seconds=_seconds(None, rng)),
         )
-        project_quality_refresh(project=project)
+        if number % 3 == 2:
+            project_quality_refresh(project=project)
 
 
 def seed_quality(*, organization: Organization, manager: User) -> Project | None:
-    """Create the panel project, have the panel work through it, and run the quality engine."""
+    """Create the panel project, have the panel work through it, and run the quality engine.
+
+    The panel's two weeks are history written at once, not live events: the lab's webhook
+    endpoints are switched off meanwhile, so no delivery is queued for them."""
     if Project.objects.filter(organization=organization, title=TITLE).exists():
         return None
+    endpoints = list(
+        WebhookEndpoint.objects.filter(organization=organization, is_active=True).values_list(
+            "pk", flat=True
+        )
+    )
+    WebhookEndpoint.objects.filter(pk__in=endpoints).update(is_active=False)
+    try:
+        return _seed_panel(organization=organization, manager=manager)
+    finally:
+        WebhookEndpoint.objects.filter(pk__in=endpoints).update(is_active=True)
+
+
+def _seed_panel(*, organization: Organization, manager: User) -> Project:
     rng = random.Random(2026)  # noqa: S311 - demo answers, not secrets
     radiology = Domain.objects.get(slug="medicine-radiology")
     actor = lab_actor_for_member(user=manager, organization_slug=organization.slug)
@@ -265,7 +285,7 @@ def seed_quality(*, organization: Organization, manager: User) -> Project | None
         min_gold_tasks=5,
         adaptive_overlap=True,
         max_overlap=5,
-        consensus_threshold_percent=85,
+        consensus_threshold_percent=95,
         guidelines=RADIOLOGY_GUIDELINES,
         rubric=RADIOLOGY_RUBRIC,
     )
@@ -324,7 +344,7 @@ def seed_quality(*, organization: Organization, manager: User) -> Project | None
             when = start + timedelta(days=DAYS * (step / 170) ** 0.8, minutes=rng.randint(0, 300))
             Annotation.objects.filter(pk=annotation.pk).update(submitted_at=when, created_at=when)
             step += 1
-        if _round % 3 == 2:
+        if _round % 6 == 5:
             project_quality_refresh(project=project)
     _clicker_gold(project, panel[-1][0], truth, rng)
     for annotation in Annotation.objects.filter(project=project, task__is_gold=False).order_by(
