@@ -281,7 +281,7 @@ def _seed_panel(*, organization: Organization, manager: User) -> Project:
         overlap=3,
         seats=len(PANEL),
         gold_rate_percent=30,
-        min_gold_accuracy_percent=70,
+        min_gold_accuracy_percent=60,
         min_gold_tasks=5,
         adaptive_overlap=True,
         max_overlap=5,
