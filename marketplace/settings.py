@@ -172,7 +172,27 @@ CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="marketplace")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Redis hands an unacknowledged message to another worker after the visibility timeout: it
+# must outlast the longest task and the longest retry countdown (a payout's), and is set for
+# the broker and the result backend alike so no part of Celery uses Redis's 1-hour default.
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=7200)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_TIMEZONE = "UTC"
+
+
+def _crontab(expression: str) -> crontab:
+    """A crontab from cron's five fields (minute hour day-of-month month day-of-week)."""
+    minute, hour, day_of_month, month_of_year, day_of_week = expression.split()
+    return crontab(
+        minute=minute,
+        hour=hour,
+        day_of_month=day_of_month,
+        month_of_year=month_of_year,
+        day_of_week=day_of_week,
+    )
+
+
 CELERY_BEAT_SCHEDULE = {
     "review-expired-credentials": {
         "task": "experts.tasks.review_expired_credentials",
@@ -207,6 +227,22 @@ CELERY_BEAT_SCHEDULE = {
         "task": "projects.tasks.refresh_stale_quality",
         "schedule": crontab(minute="*/10"),
     },
+    "run-payout-batch": {
+        "task": "payments.tasks.run_payout_batch",
+        "schedule": _crontab(env("PAYOUT_SCHEDULE", default="0 6 * * 1")),
+    },
+    "requeue-lost-payouts": {
+        "task": "payments.tasks.requeue_lost_payouts",
+        "schedule": crontab(minute="*/5"),
+    },
+    "reconcile-payments": {
+        "task": "payments.tasks.reconcile_payments",
+        "schedule": crontab(hour=3, minute=10),
+    },
+    "escalate-overdue-appeals": {
+        "task": "payments.tasks.escalate_overdue_appeals",
+        "schedule": crontab(minute=25),
+    },
     "requeue-lost-webhook-deliveries": {
         "task": "projects.tasks.requeue_webhook_deliveries",
         "schedule": crontab(minute="*/5"),
@@ -226,6 +262,27 @@ STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
 PAYMENTS_PROVIDER = env("PAYMENTS_PROVIDER", default="stripe" if STRIPE_SECRET_KEY else "offline")
 # The platform's fee, charged to the lab on top of what experts earn (whole percent).
 PLATFORM_FEE_PERCENT = env.int("PLATFORM_FEE_PERCENT", default=20)
+# Stripe rejects webhooks signed longer ago than this (seconds; Stripe's own default).
+STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)
+# A lab is warned before going live when a project's estimated hourly pay (price per answer
+# over the median time an answer takes) is below this floor.
+FAIR_PAY_FLOOR_CENTS_PER_HOUR = env.int("FAIR_PAY_FLOOR_CENTS_PER_HOUR", default=2000)
+# Payouts: experts owed at least the minimum, with payouts enabled, are paid by each batch
+# (PAYOUT_SCHEDULE is a crontab: minute hour day-of-month month day-of-week, UTC).
+PAYOUT_MINIMUM_CENTS = env.int("PAYOUT_MINIMUM_CENTS", default=1000)
+PAYOUT_SCHEDULE = env("PAYOUT_SCHEDULE", default="0 6 * * 1")
+PAYOUT_MAX_ATTEMPTS = env.int("PAYOUT_MAX_ATTEMPTS", default=6)
+# Seconds: the first retry of a failed transfer waits this long, each next one twice as
+# long, never longer than PAYOUT_RETRY_MAX_DELAY (which must stay under the visibility
+# timeout, or Redis would hand the waiting message to a second worker).
+PAYOUT_RETRY_DELAY = env.int("PAYOUT_RETRY_DELAY", default=30)
+PAYOUT_RETRY_MAX_DELAY = env.int("PAYOUT_RETRY_MAX_DELAY", default=1800)
+PAYOUT_TASK_TIME_LIMIT = env.int("PAYOUT_TASK_TIME_LIMIT", default=120)
+# A payout still queued or sending after this many seconds lost its message: the reconciler
+# sends it again (safe: the transfer's idempotency key and lookup make it pay once).
+PAYOUT_STALE_SECONDS = env.int("PAYOUT_STALE_SECONDS", default=900)
+# Appeals the lab has not answered within this many days go to staff.
+APPEAL_RESPONSE_DAYS = env.int("APPEAL_RESPONSE_DAYS", default=7)
 
 # Matching: a seat asks this many hours a week of an expert; invitations expire after
 # MATCHING_INVITATION_HOURS. A run solves every eligible pair exactly up to

@@ -49,6 +49,7 @@ urlpatterns = [
     *workspace_views.urlpatterns,
     *history_views.urlpatterns,
     path("expert/", include("experts.urls")),
+    path("", include("payments.urls")),
     path("labs/", views.lab_home, name="lab_home"),
     path("labs/<slug:slug>/", views.lab_dashboard, name="lab_dashboard"),
     path("labs/<slug:slug>/projects/", include("projects.urls")),

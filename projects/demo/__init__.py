@@ -19,6 +19,7 @@ from experts.models import Domain
 from experts.states import CredentialKind, Seniority
 from marketplace.errors import InvalidInput
 from marketplace.models import Organization, User
+from payments.demo import ensure_balance, seed_opening_funds
 from projects import services
 from projects.access import LabActor, lab_actor_for_member
 from projects.demo.code import (
@@ -240,6 +241,7 @@ def seed_projects(*, organization: Organization, manager: User) -> list[Project]
     missing, so a second run changes nothing.
     """
     actor = lab_actor_for_member(user=manager, organization_slug=organization.slug)
+    seed_opening_funds(actor=actor)
     slugs = {spec.domain for spec in PROJECTS} | {s for spec in PROJECTS for s in spec.specialties}
     domains = Domain.objects.in_bulk(list(slugs), field_name="slug")
     existing = {p.title: p for p in Project.objects.filter(organization=organization)}
@@ -335,6 +337,7 @@ def _project(
     regular = sum("gold" not in row for row in spec.tasks)
     needed = required_funds_cents(project=project, task_count=regular)
     if project.funded_cents < needed:
+        ensure_balance(actor=actor, cents=needed - project.funded_cents)
         services.project_fund(
             actor=actor,
             project=project,

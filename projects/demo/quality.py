@@ -19,6 +19,7 @@ from experts.states import CredentialKind, CredentialStatus, Seniority
 from marketplace.errors import Conflict
 from marketplace.models import Organization, User
 from marketplace.states import UserRole
+from payments.demo import ensure_balance
 from projects import services
 from projects.access import lab_actor_for_member
 from projects.demo.radiology import RADIOLOGY_GUIDELINES, RADIOLOGY_RUBRIC
@@ -308,6 +309,7 @@ def _seed_panel(*, organization: Organization, manager: User) -> Project:
     )
     truth |= {task.pk: preference for task, (_, preference) in zip(golds, gold, strict=True)}
     needed = required_funds_cents(project=project, task_count=len(regular))
+    ensure_balance(actor=actor, cents=needed)
     services.project_fund(actor=actor, project=project, amount_cents=needed)
     services.project_activate(actor=actor, project=project)
     panel = []

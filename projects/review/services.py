@@ -1,9 +1,10 @@
 """Every write of lab review: accept, reject, send back for revision, bulk and automatic
 acceptance, and answers to flagged edge cases.
 
-``annotation_accept`` and ``annotation_reject`` are the hooks the ledger builds on: each runs
-in one transaction with the annotation row locked, and an annotation is accepted at most
-once (``review_accept_once``), however the decision arrives (page, API, bulk, auto-accept).
+Accepting pays the answer through the ledger (``payments.ledger.earning_post``) in the same
+transaction, with the annotation row locked; an annotation is accepted at most once
+(``review_accept_once``) and earns at most once (``ledger_annotation_earned_once``), however
+the decision arrives (page, API, bulk, auto-accept).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from django.utils import timezone
 
 from marketplace.errors import Conflict, InvalidInput
 from marketplace.services import audit_record, notification_create
+from payments.ledger import InsufficientFunds, earning_post
 from projects.access import LabActor, lab_audit_record
 from projects.dispatch.models import Assignment
 from projects.dispatch.services import task_counts_refresh
@@ -92,6 +94,8 @@ def _decide(
         api_key=actor.api_key if actor is not None else None,
         is_automatic=actor is None,
     )
+    if decision == ReviewDecision.ACCEPT:
+        earning_post(annotation=locked, created_by=actor.user if actor is not None else None)
     if decision == ReviewDecision.REJECT:
         _give_slot_back(locked)
     project_quality_mark_stale(project=locked.project)
@@ -262,10 +266,22 @@ def annotations_auto_accept(*, now: datetime | None = None, limit: int = AUTO_AC
                 )
                 .order_by("pk")[: limit - accepted]
             )
+            paid = []
             for locked in rows:
-                _decide(
-                    actor=None, locked=locked, decision=ReviewDecision.ACCEPT, feedback="", now=now
-                )
+                try:
+                    with transaction.atomic():
+                        _decide(
+                            actor=None,
+                            locked=locked,
+                            decision=ReviewDecision.ACCEPT,
+                            feedback="",
+                            now=now,
+                        )
+                except InsufficientFunds:
+                    # The project's money ran out: the rest waits for the lab to add funds.
+                    break
+                paid.append(locked)
+            rows = paid
             if rows:
                 audit_record(
                     actor=None,

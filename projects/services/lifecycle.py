@@ -10,13 +10,14 @@ from django.db.models import F
 from django.utils import timezone
 
 from marketplace.errors import Conflict, InvalidInput
-from payments.funding import funding_charge
+from payments.ledger import escrow_deposit, escrow_release
 from projects.access import LabActor, lab_audit_record
-from projects.models import Project, ProjectFunding
-from projects.pricing import format_dollars
+from projects.models import Annotation, Project, ProjectFunding
+from projects.pricing import cost_with_fee_cents, format_dollars
 from projects.selectors import required_funds_cents
 from projects.services.projects import MAX_BUDGET_CENTS
 from projects.states import (
+    EDITABLE_ANNOTATION_STATES,
     FUNDABLE_PROJECT_STATES,
     ProjectStatus,
     WebhookEvent,
@@ -34,8 +35,9 @@ def project_fund(
     idempotency_key: str | None = None,
     ip_address: str | None = None,
 ) -> ProjectFunding:
-    """Charge the lab through the payment provider and credit the project; a draft becomes
-    funded. Repeating a call with the same idempotency key returns the first funding."""
+    """Move ``amount_cents`` of the lab's balance into the project's escrow; a draft becomes
+    funded. A balance short of the amount refuses it (InsufficientFunds: add funds first).
+    Repeating a call with the same idempotency key returns the first funding."""
     actor.require_manager("fund projects")
     if isinstance(amount_cents, bool) or not isinstance(amount_cents, int) or amount_cents <= 0:
         raise InvalidInput("The amount must be a positive number of cents.", field="amount_cents")
@@ -62,18 +64,16 @@ def project_fund(
                 raise Conflict(
                     f"A {locked.get_status_display().lower()} project cannot take more funds."
                 )
-            charge = funding_charge(
-                organization=actor.organization,
-                amount_cents=amount_cents,
-                currency=locked.currency,
-                idempotency_key=scoped_key,
+            deposit = escrow_deposit(
+                project=locked, amount_cents=amount_cents, key=f"escrow:{scoped_key}",
+                created_by=actor.user,
             )
             funding = ProjectFunding.objects.create(
                 project=locked,
                 amount_cents=amount_cents,
                 currency=locked.currency,
-                provider=charge.provider,
-                reference=charge.reference,
+                provider="balance",
+                reference=deposit.key,
                 idempotency_key=scoped_key,
                 created_by=actor.user,
             )
@@ -90,8 +90,7 @@ def project_fund(
                 before={"status": before, "funded_cents": locked.funded_cents},
                 after={
                     "amount_cents": amount_cents,
-                    "provider": charge.provider,
-                    "reference": charge.reference,
+                    "reference": deposit.key,
                 },
                 ip_address=ip_address,
             )
@@ -169,6 +168,8 @@ def _transition(
         elif target == ProjectStatus.COMPLETED:
             # The experts' seats on it free their hours for other projects.
             matching_run_request(trigger="capacity_freed")
+        if target in (ProjectStatus.COMPLETED, ProjectStatus.ARCHIVED):
+            _return_unused_escrow(locked, actor=actor)
         if target == ProjectStatus.COMPLETED:
             from projects.services.webhooks import webhook_event_emit
 
@@ -183,6 +184,20 @@ def _transition(
             )
     project.refresh_from_db()
     return project
+
+
+def _return_unused_escrow(project: Project, *, actor: LabActor) -> None:
+    """A closed project's unused budget goes back to the lab's balance. On completion the
+    answers still waiting for review stay covered; archiving returns everything."""
+    keep = 0
+    if project.status == ProjectStatus.COMPLETED:
+        waiting = Annotation.objects.filter(
+            project=project, status__in=EDITABLE_ANNOTATION_STATES
+        ).count()
+        keep = waiting * cost_with_fee_cents(
+            annotations=1, price_cents=project.price_per_annotation_cents
+        )
+    escrow_release(project=project, keep_cents=keep, created_by=actor.user)
 
 
 def activation_problems(*, project: Project) -> list[str]:

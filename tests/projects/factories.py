@@ -13,6 +13,7 @@ from projects.models import GoldAnswer, Project, Task
 from projects.selectors import required_funds_cents
 from projects.task_types import task_type_for
 from tests import factories
+from tests.payments.factories import fund_lab
 
 GUIDELINES = "# Guidelines\n\nPrefer the response a careful clinician would give."
 
@@ -83,5 +84,6 @@ def active_project(actor: LabActor | None = None, *, task_count: int = 3, **fiel
     created = project(actor, **fields)
     tasks(created, task_count)
     needed = required_funds_cents(project=created, task_count=task_count)
+    fund_lab(actor.organization, needed)
     services.project_fund(actor=actor, project=created, amount_cents=needed)
     return services.project_activate(actor=actor, project=created)

@@ -31,6 +31,7 @@ from projects.services import webhooks as webhook_services
 from projects.states import ProjectStatus, WebhookEvent
 from projects.task_types import REGISTRY
 from tests import factories
+from tests.payments.factories import fund_lab
 from tests.projects.factories import manager_actor, project, tasks
 
 pytestmark = pytest.mark.django_db
@@ -168,6 +169,9 @@ def test_the_readme_flow_works_end_to_end_with_an_api_key(api, lab):
         "percent_done": 0,
     }
 
+    # The lab pays into its balance (Checkout, confirmed by the webhook), then funds the
+    # project from it.
+    fund_lab(lab.organization, 2_000_400)
     fund_headers = {**auth, "HTTP_IDEMPOTENCY_KEY": "fund-2026-001"}
     funded = api.post(
         url("project-fund", project_id),
@@ -304,6 +308,7 @@ def test_patch_changes_fields_and_refuses_setup_changes_once_live(api, lab):
     assert (renamed.json()["title"], renamed.json()["overlap"]) == ("Drug interactions", 5)
 
     tasks(created, 2)
+    fund_lab(created.organization, 10_000_000)
     services.project_fund(actor=actor, project=created, amount_cents=10_000_000)
     services.project_activate(actor=actor, project=created)
     refused = api.patch(path, {"overlap": 2}, format="json", **lab.header)
@@ -319,6 +324,7 @@ def test_patch_changes_fields_and_refuses_setup_changes_once_live(api, lab):
 
 def test_activation_refusal_lists_what_is_missing(api, lab):
     created = project(actor_of(lab), guidelines="")
+    fund_lab(created.organization, 100)
     services.project_fund(actor=actor_of(lab), project=created, amount_cents=100)
 
     response = api.post(url("project-activate", created.public_id), **lab.header)
@@ -335,6 +341,7 @@ def test_lifecycle_actions_follow_the_state_machine(api, lab):
     actor = actor_of(lab)
     created = project(actor)
     tasks(created, 2)
+    fund_lab(created.organization, 10_000_000)
     services.project_fund(actor=actor, project=created, amount_cents=10_000_000)
     pid = created.public_id
 

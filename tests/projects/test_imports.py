@@ -30,6 +30,7 @@ from projects.services.imports import (
 )
 from projects.states import ImportFormat, ImportKind, ImportStatus, ProjectStatus
 from tests import factories as core
+from tests.payments.factories import fund_lab
 from tests.projects import factories
 
 pytestmark = pytest.mark.django_db
@@ -760,6 +761,7 @@ def test_a_live_project_takes_only_the_tasks_its_funds_cover(
     )
     assert (gold.status, gold.created_count) == (ImportStatus.SUCCEEDED, 1)
 
+    fund_lab(project.organization, needed - project.funded_cents)
     services.project_fund(actor=actor, project=project, amount_cents=needed - project.funded_cents)
     project.refresh_from_db()
     accepted = upload_and_run(

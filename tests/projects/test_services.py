@@ -10,12 +10,14 @@ from django.utils import timezone
 from marketplace.errors import Conflict, InvalidInput, PermissionDenied
 from marketplace.models import AuditEvent, Notification
 from marketplace.states import MembershipRole
+from payments.ledger import balance_cents, escrow_account, lab_account
 from projects import services
 from projects.access import LabActor
 from projects.models import Annotation, GuidelineVersion, Project, ProjectFunding
 from projects.selectors import guidelines_acknowledgement_required, required_funds_cents
 from projects.states import ProjectStatus
 from tests import factories
+from tests.payments.factories import fund_lab
 from tests.projects import factories as pf
 
 pytestmark = pytest.mark.django_db
@@ -266,16 +268,20 @@ def test_material_change_asks_experts_who_worked_to_reacknowledge():
 def test_funding_a_draft_credits_it_and_makes_it_funded():
     actor = pf.manager_actor()
     project = pf.project(actor)
+    fund_lab(project.organization, 10_000)
     funding = services.project_fund(actor=actor, project=project, amount_cents=10_000)
     project.refresh_from_db()
     assert (project.status, project.funded_cents) == (ProjectStatus.FUNDED, 10_000)
-    assert (funding.provider, funding.amount_cents) == ("offline", 10_000)
+    assert (funding.provider, funding.amount_cents) == ("balance", 10_000)
+    assert balance_cents(lab_account(organization=actor.organization, currency="USD")) == 0
+    assert balance_cents(escrow_account(project=project)) == 10_000
     assert AuditEvent.objects.filter(action="project.fund").count() == 1
 
 
 def test_funding_with_the_same_idempotency_key_charges_once():
     actor = pf.manager_actor()
     project = pf.project(actor)
+    fund_lab(actor.organization, 5000)
     first = services.project_fund(
         actor=actor, project=project, amount_cents=5000, idempotency_key="order-1"
     )
@@ -286,6 +292,7 @@ def test_funding_with_the_same_idempotency_key_charges_once():
     assert first.pk == again.pk
     assert project.funded_cents == 5000
     assert ProjectFunding.objects.count() == 1
+    assert balance_cents(escrow_account(project=project)) == 5000
     with pytest.raises(Conflict):
         services.project_fund(
             actor=actor, project=project, amount_cents=7000, idempotency_key="order-1"
@@ -303,9 +310,22 @@ def test_funding_refuses_bad_amounts(amount):
     assert (project.status, project.funded_cents) == (ProjectStatus.DRAFT, 0)
 
 
+def test_funding_a_project_needs_the_lab_balance_and_changes_nothing_when_short():
+    actor = pf.manager_actor()
+    project = pf.project(actor)
+    fund_lab(actor.organization, 4_000)
+    with pytest.raises(Conflict, match=r"The lab's balance holds \$40\.00; \$50\.00 is needed"):
+        services.project_fund(actor=actor, project=project, amount_cents=5_000)
+    project.refresh_from_db()
+    assert (project.status, project.funded_cents) == (ProjectStatus.DRAFT, 0)
+    assert ProjectFunding.objects.count() == 0
+    assert balance_cents(lab_account(organization=actor.organization, currency="USD")) == 4_000
+
+
 def test_activation_needs_tasks_guidelines_and_enough_funds():
     actor = pf.manager_actor()
     project = pf.project(actor, guidelines="", overlap=3, price_per_annotation_cents=500)
+    fund_lab(project.organization, 100)
     services.project_fund(actor=actor, project=project, amount_cents=100)
     with pytest.raises(Conflict) as error:
         services.project_activate(actor=actor, project=project)
@@ -323,6 +343,7 @@ def test_activation_needs_tasks_guidelines_and_enough_funds():
     project.refresh_from_db()
     assert project.status == ProjectStatus.FUNDED
 
+    fund_lab(project.organization, needed - 100)
     services.project_fund(actor=actor, project=project, amount_cents=needed - 100)
     services.project_activate(actor=actor, project=project)
     project.refresh_from_db()

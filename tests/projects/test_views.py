@@ -33,6 +33,7 @@ from projects.services.imports import task_import_create
 from projects.services.webhooks import webhook_endpoint_create
 from projects.states import ImportStatus, ProjectStatus, WebhookEvent
 from tests import factories as core
+from tests.payments.factories import fund_lab
 from tests.projects import factories
 
 pytestmark = pytest.mark.django_db
@@ -455,6 +456,7 @@ def test_fund_and_activate_from_the_project_page(client):
     factories.tasks(project, 4)
     client.force_login(actor.user)
     shortfall = project_progress(project=project).shortfall_cents
+    fund_lab(actor.organization, shortfall)
     page = client.get(url("detail", project)).content.decode()
     assert f'value="{shortfall // 100}.{shortfall % 100:02d}"' in page
 
@@ -487,6 +489,7 @@ def test_activation_refused_shows_the_checklist_and_keeps_the_state(client):
     actor = factories.manager_actor()
     project = factories.project(actor)
     factories.tasks(project, 4)
+    fund_lab(project.organization, 100)
     services.project_fund(actor=actor, project=project, amount_cents=100)
     client.force_login(actor.user)
 
@@ -603,6 +606,7 @@ def test_project_page_query_count_does_not_grow(client, django_assert_num_querie
     factories.tasks(project, 30, prefix="more")
     factories.tasks(project, 5, gold=True)
     for n in range(3):
+        fund_lab(project.organization, 1000 + n)
         services.project_fund(actor=actor, project=project, amount_cents=1000 + n)
         services.guidelines_publish(
             actor=actor, project=project, guidelines=f"Version {n}", changelog=f"Change {n}"
@@ -956,6 +960,7 @@ def test_lab_dashboard_shows_active_projects_and_funds(client):
     actor = factories.manager_actor()
     live = factories.active_project(actor, task_count=2)
     draft = factories.project(actor, title="Draft")
+    fund_lab(draft.organization, 1234)
     services.project_fund(actor=actor, project=draft, amount_cents=1234)
     client.force_login(actor.user)
 
