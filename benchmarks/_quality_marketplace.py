@@ -156,6 +156,7 @@ def _setup(config: MarketplaceConfig, rng: np.random.Generator) -> tuple[Any, li
     from experts.models import Domain
     from marketplace import services as marketplace_services
     from marketplace.models import User
+    from payments.demo import ensure_balance
     from projects import services
     from projects.access import lab_actor_for_member
     from projects.models import GoldAnswer, Project, Task
@@ -202,11 +203,9 @@ def _setup(config: MarketplaceConfig, rng: np.random.Generator) -> tuple[Any, li
         ),
         batch_size=2000,
     )
-    services.project_fund(
-        actor=actor,
-        project=project,
-        amount_cents=required_funds_cents(project=project, task_count=config.items),
-    )
+    needed = required_funds_cents(project=project, task_count=config.items)
+    ensure_balance(actor=actor, cents=needed)
+    services.project_fund(actor=actor, project=project, amount_cents=needed)
     services.project_activate(actor=actor, project=project)
     project = Project.objects.get(pk=project.pk)
 

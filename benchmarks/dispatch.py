@@ -126,6 +126,7 @@ def build(args: argparse.Namespace) -> tuple[Any, list[Any]]:
     from experts.models import Domain
     from marketplace import services as marketplace_services
     from marketplace.models import User
+    from payments.demo import ensure_balance
     from projects import services
     from projects.access import lab_actor_for_member
     from projects.models import Project, Task
@@ -180,11 +181,9 @@ def build(args: argparse.Namespace) -> tuple[Any, list[Any]]:
                 project.pk,
             ],
         )
-    services.project_fund(
-        actor=actor,
-        project=project,
-        amount_cents=required_funds_cents(project=project, task_count=args.tasks),
-    )
+    needed = required_funds_cents(project=project, task_count=args.tasks)
+    ensure_balance(actor=actor, cents=needed)
+    services.project_fund(actor=actor, project=project, amount_cents=needed)
     project = services.project_activate(actor=actor, project=project)
     project = Project.objects.get(pk=project.pk)
 

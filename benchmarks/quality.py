@@ -274,6 +274,7 @@ def seed_scale(args: argparse.Namespace) -> Seeded:
     from experts.models import Domain
     from marketplace import services as marketplace_services
     from marketplace.models import User
+    from payments.demo import ensure_balance
     from projects import services
     from projects.access import lab_actor_for_member
     from projects.models import Annotation, GoldAnswer, Project, Task
@@ -347,11 +348,9 @@ def seed_scale(args: argparse.Namespace) -> Seeded:
             for n, task_id in enumerate(gold_ids)
         ),
     )
-    services.project_fund(
-        actor=actor,
-        project=project,
-        amount_cents=required_funds_cents(project=project, task_count=args.items),
-    )
+    needed = required_funds_cents(project=project, task_count=args.items)
+    ensure_balance(actor=actor, cents=needed)
+    services.project_fund(actor=actor, project=project, amount_cents=needed)
     services.project_activate(actor=actor, project=project)
     project = Project.objects.get(pk=project.pk)
 

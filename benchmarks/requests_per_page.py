@@ -100,6 +100,7 @@ def build_expert() -> object:
 def build_projects(owner: object, slug: str) -> tuple[str, int]:
     """20 pairwise projects of 50 tasks each, one of them with 2,000; all funded and live."""
     from experts.models import Domain
+    from payments.demo import ensure_balance
     from projects import services
     from projects.access import lab_actor_for_member
     from projects.selectors import required_funds_cents
@@ -129,11 +130,9 @@ def build_projects(owner: object, slug: str) -> tuple[str, int]:
                 for i in range(start, min(count, start + 1000))
             ]
             services.tasks_create_batch(actor=actor, project=project, rows=rows)
-        services.project_fund(
-            actor=actor,
-            project=project,
-            amount_cents=required_funds_cents(project=project, task_count=count),
-        )
+        needed = required_funds_cents(project=project, task_count=count)
+        ensure_balance(actor=actor, cents=needed)
+        services.project_fund(actor=actor, project=project, amount_cents=needed)
         services.project_activate(actor=actor, project=project)
         big = big or project
     assert big is not None

@@ -9,4 +9,5 @@ urlpatterns = [
     path("notifications/", api.NotificationListView.as_view(), name="notification-list"),
     path("experts/", include("experts.api_urls")),
     path("", include("projects.api_urls")),
+    path("", include("payments.api_urls")),
 ]

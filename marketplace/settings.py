@@ -262,6 +262,9 @@ STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
 PAYMENTS_PROVIDER = env("PAYMENTS_PROVIDER", default="stripe" if STRIPE_SECRET_KEY else "offline")
 # The platform's fee, charged to the lab on top of what experts earn (whole percent).
 PLATFORM_FEE_PERCENT = env.int("PLATFORM_FEE_PERCENT", default=20)
+# The stripe library retries a failed network call this many times, with the same
+# idempotency key (so a retried transfer is made once).
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
 # Stripe rejects webhooks signed longer ago than this (seconds; Stripe's own default).
 STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)
 # A lab is warned before going live when a project's estimated hourly pay (price per answer

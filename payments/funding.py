@@ -7,6 +7,8 @@ back), once however often and in whatever order the events arrive.
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -79,7 +81,7 @@ def lab_funding_start(
 
 
 def lab_funding_complete(
-    *, funding_id: object, amount_cents: int, currency: str, payment_reference: str = ""
+    *, funding_id: uuid.UUID | str, amount_cents: int, currency: str, payment_reference: str = ""
 ) -> tuple[LabFunding, bool]:
     """The provider says the payment of funding ``funding_id`` (its public id) completed:
     credit the lab's balance, once. Return the funding and whether this call credited it.
@@ -136,7 +138,7 @@ def lab_funding_complete(
     return funding, True
 
 
-def lab_funding_expire(*, funding_id: object) -> LabFunding | None:
+def lab_funding_expire(*, funding_id: uuid.UUID | str) -> LabFunding | None:
     """The provider's page expired unpaid: a pending funding becomes expired (a completed one
     stays completed, whatever order the events come in)."""
     with transaction.atomic():

@@ -439,3 +439,33 @@ def payout_return(
         **refs,
     )
     return posted
+
+
+# Reads -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrganizationMoney:
+    currency: str
+    balance_cents: int
+    escrow_cents: int
+
+
+def organization_money(*, organization: Organization, currency: str = "USD") -> OrganizationMoney:
+    """What the lab holds: its spendable balance and, apart, what sits in its projects'
+    escrow (one query)."""
+    rows = dict(
+        Account.objects.filter(
+            organization=organization,
+            currency=currency,
+            kind__in=[AccountKind.LAB, AccountKind.ESCROW],
+        )
+        .values_list("kind")
+        .annotate(total=Sum("balance_cents"))
+        .order_by()
+    )
+    return OrganizationMoney(
+        currency=currency,
+        balance_cents=int(rows.get(AccountKind.LAB) or 0),
+        escrow_cents=int(rows.get(AccountKind.ESCROW) or 0),
+    )

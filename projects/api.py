@@ -229,9 +229,10 @@ class ProjectFundView(LabApiView):
     @extend_schema(
         summary="Fund a project",
         description=(
-            "Charges the lab and credits the project; a draft becomes funded. Send an "
-            "`Idempotency-Key` header to make retries safe: the same key returns the first "
-            "funding and charges nothing more."
+            "Moves money from the lab's balance (see `/api/v1/billing/`) into the project's "
+            "escrow; a draft becomes funded. A balance short of the amount answers 409 and "
+            "moves nothing. Send an `Idempotency-Key` header to make retries safe: the same "
+            "key returns the first funding and moves nothing more."
         ),
         request=FundSerializer,
         parameters=[

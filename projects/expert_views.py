@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from experts.views.profile import require_expert
 from marketplace.errors import DomainError
 from marketplace.http import AuthenticatedHttpRequest, report
+from payments.fair_pay import effective_hourly_rate, effective_hourly_rates
 from projects import selectors, services
 from projects.matching import selectors as matching_selectors
 from projects.matching import services as matching_services
@@ -51,11 +52,13 @@ def invitation_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         invitations.exclude(status=InvitationStatus.PENDING).order_by("-created_at"),
         HISTORY_PER_PAGE,
     ).get_page(request.GET.get("page"))
+    hourly = effective_hourly_rates(projects=[invitation.project for invitation in pending])
     context = {
         "pending": [
             (
                 invitation,
                 matching_selectors.invitation_closed_reason(invitation=invitation, now=now),
+                hourly[invitation.project.pk],
             )
             for invitation in pending
         ],
@@ -75,6 +78,7 @@ def _render_invitation(
     context = {
         "invitation": invitation,
         "offer": matching_selectors.invitation_offer(invitation=invitation),
+        "fair_pay": effective_hourly_rate(project=invitation.project),
         "closed_reason": closed,
         "can_respond": invitation.status == InvitationStatus.PENDING and not closed,
         "form": form or DeclineForm(),

@@ -186,3 +186,61 @@ def _query(params: dict[str, str]) -> str:
     from urllib.parse import urlencode
 
     return urlencode(params)
+
+
+# What the sandbox's own pages do (payments/views/sandbox.py), also used by the demo seed ----
+
+
+def _session_object(stored: SandboxObject) -> dict[str, Any]:
+    """The session as Stripe's ``checkout.session.completed`` event carries it."""
+    funding_id = str(stored.data.get("funding_id", ""))
+    return {
+        "id": stored.object_id,
+        "object": "checkout.session",
+        "mode": "payment",
+        "amount_total": int(stored.data["amount_total"]),
+        "currency": str(stored.data["currency"]),
+        "client_reference_id": funding_id,
+        "metadata": {"funding_id": funding_id},
+        "payment_intent": _new_id("pi"),
+        "payment_status": "paid",
+        "status": "complete",
+    }
+
+
+def sandbox_checkout_pay(*, session_id: str) -> str:
+    """Pay a sandbox Checkout session: raise the ``checkout.session.completed`` event Stripe
+    would send, handled by the webhook code. A session already paid sends nothing more.
+    Return the session's success URL, as Stripe redirects to it."""
+    from payments.webhooks import provider_event_handle
+
+    with transaction.atomic():
+        locked = SandboxObject.objects.select_for_update().get(
+            kind="checkout_session", object_id=session_id
+        )
+        if locked.data.get("status") != "complete":
+            event = sandbox_event(type="checkout.session.completed", obj=_session_object(locked))
+            provider_event_handle(event=event, provider_name=NAME)
+            locked.data = {**locked.data, "status": "complete"}
+            locked.save(update_fields=["data", "updated_at"])
+    success_url = str(locked.data.get("success_url") or "/")
+    return success_url.replace("{CHECKOUT_SESSION_ID}", locked.object_id)
+
+
+def sandbox_onboarding_finish(*, account_id: str, rejects_transfers: bool = False) -> None:
+    """Finish a sandbox Connect onboarding and raise the ``account.updated`` event; an account
+    that ``rejects_transfers`` fails every transfer, as a restricted Stripe account would."""
+    from payments.webhooks import provider_event_handle
+
+    with transaction.atomic():
+        locked = SandboxObject.objects.select_for_update().get(kind="account", object_id=account_id)
+        locked.data = {
+            **locked.data,
+            "payouts_enabled": True,
+            "details_submitted": True,
+            "disabled_reason": "",
+            "rejects_transfers": rejects_transfers,
+        }
+        locked.save(update_fields=["data", "updated_at"])
+        event = sandbox_event(type="account.updated", obj=account_object(locked))
+        provider_event_handle(event=event, provider_name=NAME)

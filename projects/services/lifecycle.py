@@ -65,7 +65,9 @@ def project_fund(
                     f"A {locked.get_status_display().lower()} project cannot take more funds."
                 )
             deposit = escrow_deposit(
-                project=locked, amount_cents=amount_cents, key=f"escrow:{scoped_key}",
+                project=locked,
+                amount_cents=amount_cents,
+                key=f"escrow:{scoped_key}",
                 created_by=actor.user,
             )
             funding = ProjectFunding.objects.create(

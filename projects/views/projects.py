@@ -21,6 +21,8 @@ from experts.states import CredentialKind
 from marketplace.errors import DomainError, InvalidInput, NotFound
 from marketplace.http import AuthenticatedHttpRequest, report
 from marketplace.views import client_ip
+from payments.fair_pay import effective_hourly_rate
+from payments.ledger import InsufficientFunds, organization_money
 from projects import selectors, services
 from projects.access import LabActor
 from projects.forms import (
@@ -327,10 +329,16 @@ def _render_detail(
         shows_checklist=shows_checklist,
         state_actions=_state_actions(project),
         can_fund=project.status in FUNDABLE_PROJECT_STATES,
+        lab_money=(
+            organization_money(organization=actor.organization, currency=project.currency)
+            if project.status in FUNDABLE_PROJECT_STATES
+            else None
+        ),
         can_edit=project.status not in FINISHED_STATES,
         fund_form=fund_form or FundForm.for_shortfall(progress.shortfall_cents),
         guidelines_form=guidelines_form,
         specialties=list(project.specialties.all()),
+        fair_pay=effective_hourly_rate(project=project),
         tab="overview",
     )
     return render(request, "projects/project_detail.html", context, status=status)
@@ -384,14 +392,18 @@ def project_fund(
             )
         except InvalidInput as error:
             form.add_error("amount" if error.field == "amount_cents" else None, error.message)
+        except InsufficientFunds as error:
+            form.add_error(
+                "amount", f"{error.message} Add money to the lab's balance on the Billing page."
+            )
         except DomainError as error:
             report(request, error)
             return redirect(detail)
         else:
             messages.success(
                 request,
-                f"{format_dollars(funding.amount_cents)} added to “{project.title}” "
-                f"(reference {funding.reference}).",
+                f"{format_dollars(funding.amount_cents)} moved from the lab's balance into "
+                f"“{project.title}”'s escrow.",
             )
             return redirect(detail)
     messages.error(request, "No funds were added. See the funding form below.")

@@ -1,6 +1,7 @@
 """A lab manager's project journey in Chromium: create a pairwise project through the form
 (with the live markdown preview and the suggested price), upload a file with two bad rows and
-read the report, upload the fixed file, fund the project (offline provider) and make it live.
+read the report, upload the fixed file, pay into the lab's balance on the sandbox payment
+page, fund the project from it and make it live.
 
 The live server shares the test database, so the assertions on the database see what the
 browser did; Celery runs eagerly, so an import has finished when its page loads.
@@ -141,13 +142,22 @@ def test_a_lab_manager_creates_imports_funds_and_activates_a_project(page, tmp_p
     expect(page.get_by_test_id("task-row")).to_have_count(4)
     expect(page.get_by_test_id("task-row").first).to_contain_text("med-1")
 
-    # 5. Fund the shortfall (offline provider) and go live.
-    page.get_by_role("navigation", name="Project").get_by_role("link", name="Overview").click()
+    # 5. Pay into the lab's balance on the provider's hosted page (the offline sandbox's),
+    # move the shortfall into the project's escrow and go live.
     needed = required_funds_cents(project=project, task_count=4)
+    project_page = page.url
+    page.goto(f"/labs/{project.organization.slug}/billing/")
+    page.get_by_label("Amount (USD)").fill(f"{needed // 100}.{needed % 100:02d}")
+    page.get_by_role("button", name="Add funds").click()
+    expect(page.get_by_text("Sandbox — no real money")).to_be_visible()
+    page.get_by_role("button", name=re.compile(r"^Pay ")).click()
+    expect(page.get_by_test_id("funding-status")).to_have_attribute("data-status", "completed")
+    page.goto(project_page)
+    page.get_by_role("navigation", name="Project").get_by_role("link", name="Overview").click()
     amount = page.get_by_label("Amount (USD)")
     expect(amount).to_have_value(f"{needed // 100}.{needed % 100:02d}")
-    page.get_by_role("button", name="Add funds").click()
-    expect(messages_of(page)).to_contain_text("added to")
+    page.get_by_role("button", name="Fund from balance").click()
+    expect(messages_of(page)).to_contain_text("moved from the lab's balance")
     expect(page.get_by_test_id("project-state")).to_have_text("Funded")
     expect(page.get_by_test_id("activation-ready")).to_be_visible()
     page.get_by_role("button", name="Activate", exact=True).click()

@@ -19,6 +19,7 @@ from projects.matching.models import ProjectInvitation, ProjectMember
 from projects.selectors import required_funds_cents
 from projects.states import InvitationStatus, ProjectStatus
 from tests.e2e.conftest import log_in, save_screenshot
+from tests.payments.factories import fund_lab
 from tests.projects.factories import manager_actor, project, tasks
 from tests.projects.matching_factories import vetted_expert
 
@@ -40,9 +41,9 @@ def test_activation_invites_the_expert_who_accepts_and_the_lab_sees_the_seat(ope
         required_credential_kinds=[CredentialKind.BOARD_CERTIFICATION],
     )
     tasks(ready, 4)
-    services.project_fund(
-        actor=actor, project=ready, amount_cents=required_funds_cents(project=ready, task_count=4)
-    )
+    needed = required_funds_cents(project=ready, task_count=4)
+    fund_lab(actor.organization, needed)
+    services.project_fund(actor=actor, project=ready, amount_cents=needed)
     slug = actor.organization.slug
 
     lab = open_page()

@@ -8,6 +8,7 @@ from projects import services
 from projects.models import Project, ProjectFunding
 from projects.states import ProjectStatus
 from tests.integration.concurrency import race
+from tests.payments.factories import fund_lab
 from tests.projects import factories as pf
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -16,6 +17,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 def test_simultaneous_fundings_with_one_key_charge_once():
     actor = pf.manager_actor()
     project = pf.project(actor)
+    fund_lab(actor.organization, 5000)
 
     outcomes = race(
         *[
@@ -36,6 +38,7 @@ def test_simultaneous_fundings_with_one_key_charge_once():
 def test_simultaneous_fundings_with_different_keys_add_up():
     actor = pf.manager_actor()
     project = pf.project(actor)
+    fund_lab(actor.organization, 3000)
 
     outcomes = race(
         *[

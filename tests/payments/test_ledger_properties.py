@@ -80,8 +80,7 @@ def world():
 
 def _balances(project, experts) -> dict[str, int]:
     stored = {
-        (row.kind, row.project_id, row.user_id): row.balance_cents
-        for row in Account.objects.all()
+        (row.kind, row.project_id, row.user_id): row.balance_cents for row in Account.objects.all()
     }
 
     def of(kind, project_id=None, user_id=None):
@@ -258,7 +257,7 @@ def test_random_sequences_of_money_events_keep_the_ledger_balanced(world, ops):
 def test_posted_entries_cannot_be_updated(world):
     from django.db import DatabaseError
 
-    actor, project, _experts, _annotations = world
+    _actor, _project, _experts, _annotations = world
     entry = Entry.objects.filter(account__kind=AccountKind.ESCROW).first()
     assert entry is not None
     with pytest.raises(DatabaseError), transaction.atomic():
@@ -297,7 +296,7 @@ def test_malformed_postings_are_refused_and_write_nothing(world, amounts, messag
 
 
 def test_a_repeated_key_posts_once(world):
-    actor, project, experts, _annotations = world
+    actor, _project, experts, _annotations = world
     fund_lab(actor.organization, 5_000)
     for _ in range(3):
         ledger.bonus_post(

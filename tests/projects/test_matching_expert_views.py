@@ -125,7 +125,7 @@ def test_invitations_list_pending_first_then_history_with_bounded_queries(
     client.get(INVITATIONS)
 
     # session, user, pending invitations, history count, history page, unread count
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         page = client.get(INVITATIONS).content.decode()
 
     pending, history = page.split('id="history-heading"')

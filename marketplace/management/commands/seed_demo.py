@@ -19,6 +19,7 @@ from experts import demo as experts_demo
 from marketplace import services
 from marketplace.models import Membership, Notification, Organization, User
 from marketplace.states import MembershipRole, UserRole
+from payments import demo as payments_demo
 from projects import demo as projects_demo
 from projects.demo import quality as quality_demo
 from projects.demo import workspace as workspace_demo
@@ -119,6 +120,12 @@ class Command(BaseCommand):
             quality_demo.seed_quality(
                 organization=organization, manager=users["manager@acme.example"]
             )
+            payments_demo.seed_payments(
+                organization=organization,
+                manager=users["manager@acme.example"],
+                staff=users["admin@demo.example"],
+                users=users,
+            )
         self.stdout.write(
             self.style.SUCCESS(f"Demo ready. Every account's password: {DEMO_PASSWORD}")
         )
@@ -131,6 +138,8 @@ class Command(BaseCommand):
         for line in projects_demo.workspace_summary_lines(organization=organization):
             self.stdout.write(line)
         for line in quality_demo.summary_lines(organization=organization):
+            self.stdout.write(line)
+        for line in payments_demo.summary_lines(organization=organization):
             self.stdout.write(line)
 
     def _user(

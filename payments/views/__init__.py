@@ -1,0 +1,1 @@
+"""Payments pages: lab billing, expert earnings, staff, webhooks, the sandbox, appeals."""
