@@ -4,6 +4,12 @@ balance, with a reason the expert sees.
 Experts are named by the pseudonym the lab sees in its exports and dashboards
 (``projects.exports.provenance.lab_pseudonym``), among the experts who worked on the lab's
 projects. A file is checked whole before anything is paid: one bad row refuses it all.
+
+A request may carry a ``request_id`` (the page's forms carry one, new each time they render):
+the same request submitted again (a double click, a reload, the same file twice from one page),
+even at the same moment, pays nothing more and answers the bonuses it paid the first time.
+The database keeps one bonus per organisation, request and expert; a submission that loses
+the race to insert it reads the winner's.
 """
 
 from __future__ import annotations
@@ -16,10 +22,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import IO, Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 
-from marketplace.errors import InvalidInput, NotFound
+from marketplace.errors import Conflict, InvalidInput, NotFound
 from marketplace.models import Notification, User
 from marketplace.services import notification_create, notifications_create_bulk
 from payments.ledger import bonus_post
@@ -46,6 +52,15 @@ class BonusFileInvalid(InvalidInput):
         more = f" (and {len(errors) - len(shown)} more)" if len(errors) > len(shown) else ""
         super().__init__("The file was not paid: " + " ".join(shown) + more, field="file")
         self.errors = errors
+
+
+@dataclass(frozen=True)
+class BonusesPaid:
+    """What a request paid: its bonuses, and whether an earlier submission of the same request
+    had paid them already (``repeated``: nothing was paid this time)."""
+
+    bonuses: list[Bonus]
+    repeated: bool
 
 
 @dataclass(frozen=True)
@@ -89,6 +104,29 @@ def parse_dollars(text: str) -> int:
     return _check_amount(int(Decimal(cleaned) * 100))
 
 
+def _check_request_id(request_id: object) -> uuid.UUID | None:
+    if request_id is None or isinstance(request_id, uuid.UUID):
+        return request_id
+    raise InvalidInput("The request id must be a UUID.", field="request_id")
+
+
+def _requested(
+    *, organization_id: int, request_id: uuid.UUID, expert_id: int | None = None
+) -> list[Bonus]:
+    """The bonuses already paid for the request (to one expert, if given), in the order they
+    were paid."""
+    paid = Bonus.objects.filter(organization_id=organization_id, request_id=request_id)
+    if expert_id is not None:
+        paid = paid.filter(expert_id=expert_id)
+    return list(paid.order_by("pk"))
+
+
+def _ledger_key(bonus: Bonus) -> str:
+    if bonus.request_id is None:
+        return f"bonus:{bonus.pk}"
+    return f"bonus:{bonus.organization_id}:{bonus.request_id}:{bonus.expert_id}"
+
+
 def _lab_balance_cents(actor: LabActor) -> int:
     balance = (
         Account.objects.filter(
@@ -120,9 +158,11 @@ def _pay(
     experts: dict[int, User],
     project: Project | None,
     batch_id: uuid.UUID,
+    request_id: uuid.UUID | None,
 ) -> list[Bonus]:
     """Create and post each bonus. Call inside a transaction: a short balance raises
-    InsufficientFunds and rolls every one of them back."""
+    InsufficientFunds and rolls every one of them back; a bonus the request already paid
+    raises IntegrityError (the unique request constraint)."""
     organization = actor.organization
     paid = []
     for row in planned:
@@ -136,13 +176,14 @@ def _pay(
             reason=row.reason,
             created_by=actor.user,
             batch_id=batch_id,
+            request_id=request_id,
         )
         bonus_post(
             organization=organization,
             expert=expert,
             amount_cents=row.amount_cents,
             currency=CURRENCY,
-            key=f"bonus:{bonus.pk}",
+            key=_ledger_key(bonus),
             memo=f"Bonus from {organization.name}: {row.reason}"[:300],
             created_by=actor.user,
             bonus=bonus,
@@ -157,6 +198,7 @@ def _pay(
                 "amount_cents": row.amount_cents,
                 "reason": row.reason,
                 "batch_id": str(batch_id),
+                **({"request_id": str(request_id)} if request_id is not None else {}),
                 **({"project": str(project.public_id)} if project is not None else {}),
             },
         )
@@ -171,10 +213,33 @@ def bonus_pay(
     amount_cents: int,
     reason: str,
     project: Project | None = None,
+    request_id: uuid.UUID | None = None,
 ) -> Bonus:
     """Pay one expert (by the lab's pseudonym for them) ``amount_cents`` from the lab's
-    balance, with the reason they see; notify them. Managers only."""
+    balance, with the reason they see; notify them. Managers only. With a ``request_id``,
+    the same request again (same expert) pays nothing more and answers the first bonus."""
+    return bonus_pay_once(
+        actor=actor,
+        expert_pseudonym=expert_pseudonym,
+        amount_cents=amount_cents,
+        reason=reason,
+        project=project,
+        request_id=request_id,
+    ).bonuses[0]
+
+
+def bonus_pay_once(
+    *,
+    actor: LabActor,
+    expert_pseudonym: str,
+    amount_cents: int,
+    reason: str,
+    project: Project | None = None,
+    request_id: uuid.UUID | None,
+) -> BonusesPaid:
+    """``bonus_pay`` that also says whether the request had been paid already."""
     actor.require_manager("pay bonuses")
+    request_id = _check_request_id(request_id)
     amount_cents = _check_amount(amount_cents)
     reason = _clean_reason(reason)
     if project is not None and project.organization_id != actor.organization.pk:
@@ -185,6 +250,12 @@ def bonus_pay(
         raise InvalidInput(
             f"No expert who worked on your projects is “{pseudonym}”.", field="expert_pseudonym"
         )
+    if request_id is not None:
+        earlier = _requested(
+            organization_id=actor.organization.pk, request_id=request_id, expert_id=expert_id
+        )
+        if earlier:
+            return BonusesPaid(earlier, repeated=True)
     balance = _lab_balance_cents(actor)
     if amount_cents > balance:
         raise InvalidInput(
@@ -193,17 +264,31 @@ def bonus_pay(
             field="amount_cents",
         )
     expert = User.objects.get(pk=expert_id)
-    with transaction.atomic():
-        (bonus,) = _pay(
-            actor=actor,
-            planned=[_Planned(expert_id, pseudonym, amount_cents, reason)],
-            experts={expert_id: expert},
-            project=project,
-            batch_id=uuid.uuid4(),
+    try:
+        with transaction.atomic():
+            (bonus,) = _pay(
+                actor=actor,
+                planned=[_Planned(expert_id, pseudonym, amount_cents, reason)],
+                experts={expert_id: expert},
+                project=project,
+                batch_id=uuid.uuid4(),
+                request_id=request_id,
+            )
+            notice = _notification(bonus, expert, actor.organization.name)
+            notification_create(
+                recipient=expert, kind=notice.kind, text=notice.text, link=notice.link
+            )
+    except IntegrityError:
+        # The same request, submitted at the same moment, paid it first.
+        if request_id is None:
+            raise
+        earlier = _requested(
+            organization_id=actor.organization.pk, request_id=request_id, expert_id=expert_id
         )
-        notice = _notification(bonus, expert, actor.organization.name)
-        notification_create(recipient=expert, kind=notice.kind, text=notice.text, link=notice.link)
-    return bonus
+        if not earlier:
+            raise
+        return BonusesPaid(earlier, repeated=True)
+    return BonusesPaid([bonus], repeated=False)
 
 
 def _read_rows(file: Any) -> list[tuple[int, dict[str, str]]]:
@@ -248,12 +333,41 @@ def _read_rows(file: Any) -> list[tuple[int, dict[str, str]]]:
     return rows
 
 
-def bonuses_pay_csv(*, actor: LabActor, file: IO[bytes] | IO[str] | bytes | str) -> list[Bonus]:
+def bonuses_pay_csv(
+    *,
+    actor: LabActor,
+    file: IO[bytes] | IO[str] | bytes | str,
+    request_id: uuid.UUID | None = None,
+) -> list[Bonus]:
     """Pay every row of a CSV file (columns ``pseudonym``, ``amount`` in dollars such as
     ``12.50``, ``reason``), all or nothing: any bad row (unknown pseudonym, bad amount, empty
     reason, a pseudonym twice) or a total above the lab's balance refuses the whole file
-    (BonusFileInvalid, naming the rows) and nothing is paid. Managers only."""
+    (BonusFileInvalid, naming the rows) and nothing is paid. Managers only.
+
+    With a ``request_id``, the same request again with the same experts pays nothing more and
+    answers the first upload's bonuses; with other experts it is refused (Conflict)."""
+    return bonuses_pay_csv_once(actor=actor, file=file, request_id=request_id).bonuses
+
+
+def _repeat_of(earlier: list[Bonus], planned: list[_Planned]) -> BonusesPaid:
+    if {bonus.expert_id for bonus in earlier} != {row.expert_id for row in planned}:
+        raise Conflict(
+            f"This form already paid {len(earlier)} "
+            f"bonus{'es' if len(earlier) != 1 else ''} from another file; nothing more was "
+            "paid. Reload the page to pay a new file."
+        )
+    return BonusesPaid(earlier, repeated=True)
+
+
+def bonuses_pay_csv_once(
+    *,
+    actor: LabActor,
+    file: IO[bytes] | IO[str] | bytes | str,
+    request_id: uuid.UUID | None,
+) -> BonusesPaid:
+    """``bonuses_pay_csv`` that also says whether the request had been paid already."""
     actor.require_manager("pay bonuses")
+    request_id = _check_request_id(request_id)
     rows = _read_rows(file)
     known = lab_experts_by_pseudonym(organization=actor.organization)
     errors: list[str] = []
@@ -290,6 +404,11 @@ def bonuses_pay_csv(*, actor: LabActor, file: IO[bytes] | IO[str] | bytes | str)
             planned.append(_Planned(expert_id, pseudonym, amount, reason))
     if errors:
         raise BonusFileInvalid(errors)
+    organization_id = actor.organization.pk
+    if request_id is not None:
+        earlier = _requested(organization_id=organization_id, request_id=request_id)
+        if earlier:
+            return _repeat_of(earlier, planned)
     total = sum(row.amount_cents for row in planned)
     balance = _lab_balance_cents(actor)
     if total > balance:
@@ -301,12 +420,28 @@ def bonuses_pay_csv(*, actor: LabActor, file: IO[bytes] | IO[str] | bytes | str)
         )
     experts = User.objects.in_bulk([row.expert_id for row in planned])
     batch_id = uuid.uuid4()
-    with transaction.atomic():
-        paid = _pay(actor=actor, planned=planned, experts=experts, project=None, batch_id=batch_id)
-        notifications_create_bulk(
-            [
-                _notification(bonus, experts[bonus.expert_id], actor.organization.name)
-                for bonus in paid
-            ]
-        )
-    return paid
+    try:
+        with transaction.atomic():
+            paid = _pay(
+                actor=actor,
+                planned=planned,
+                experts=experts,
+                project=None,
+                batch_id=batch_id,
+                request_id=request_id,
+            )
+            notifications_create_bulk(
+                [
+                    _notification(bonus, experts[bonus.expert_id], actor.organization.name)
+                    for bonus in paid
+                ]
+            )
+    except IntegrityError:
+        # The same request, submitted at the same moment, paid first.
+        if request_id is None:
+            raise
+        earlier = _requested(organization_id=organization_id, request_id=request_id)
+        if not earlier:
+            raise
+        return _repeat_of(earlier, planned)
+    return BonusesPaid(paid, repeated=False)

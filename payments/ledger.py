@@ -26,7 +26,7 @@ from payments.states import (
 )
 from projects.models import Annotation, Project
 from projects.pricing import format_dollars, platform_fee_cents
-from projects.states import ProjectStatus
+from projects.states import EDITABLE_ANNOTATION_STATES, ProjectStatus
 
 # Projects whose escrow no longer pays for work: money coming back goes to the lab.
 CLOSED_PROJECT_STATES = frozenset({ProjectStatus.COMPLETED, ProjectStatus.ARCHIVED})
@@ -163,6 +163,19 @@ def ledger_post(
     return posted, True
 
 
+def _lock_balances(*accounts: Account) -> dict[int, int]:
+    """Lock the accounts' rows in id order (the order postings update them, so no deadlock)
+    and return their balances: a decision read from them holds until the transaction ends.
+    Call inside a transaction."""
+    rows = (
+        Account.objects.select_for_update()
+        .filter(pk__in=[account.pk for account in accounts])
+        .order_by("pk")
+        .values_list("pk", "balance_cents")
+    )
+    return {pk: int(balance) for pk, balance in rows}
+
+
 def balance_cents(account: Account) -> int:
     """The account's balance as stored (kept in step with its entries)."""
     return int(Account.objects.values_list("balance_cents", flat=True).get(pk=account.pk))
@@ -255,18 +268,14 @@ def earning_post(*, annotation: Annotation, created_by: User | None = None) -> L
     project = annotation.project
     price, fee = annotation_price_cents(annotation)
     escrow = escrow_account(project=project)
-    held = balance_cents(escrow)
+    lab = lab_account(organization=project.organization, currency=project.currency)
+    held = _lock_balances(escrow, lab)[escrow.pk]
     from_escrow = min(held, price + fee)
     lines = []
     if from_escrow:
         lines.append(Line(escrow, -from_escrow))
     if price + fee - from_escrow:
-        lines.append(
-            Line(
-                lab_account(organization=project.organization, currency=project.currency),
-                -(price + fee - from_escrow),
-            )
-        )
+        lines.append(Line(lab, -(price + fee - from_escrow)))
     lines.append(Line(expert_account(user=annotation.expert, currency=project.currency), price))
     if fee:
         lines.append(
@@ -332,13 +341,18 @@ def earning_reverse(
     return posted
 
 
-def escrow_release(
-    *, project: Project, keep_cents: int = 0, created_by: User | None = None
-) -> LedgerTransaction | None:
-    """Return what is left in a closed project's escrow to the lab, but ``keep_cents`` (the
-    answers still waiting for review). None when there is nothing to return."""
+def escrow_release(*, project: Project, created_by: User | None = None) -> LedgerTransaction | None:
+    """Return what a closed project's escrow holds beyond the answers still waiting for
+    review (they stay covered until decided) to the lab's balance. None when there is
+    nothing to return. Call inside a transaction, after each change that frees escrow."""
     escrow = escrow_account(project=project)
-    held = balance_cents(escrow) - max(0, keep_cents)
+    lab = lab_account(organization=project.organization, currency=project.currency)
+    waiting = Annotation.objects.filter(
+        project=project, status__in=EDITABLE_ANNOTATION_STATES
+    ).count()
+    price = project.price_per_annotation_cents
+    keep = waiting * (price + platform_fee_cents(price))
+    held = _lock_balances(escrow, lab)[escrow.pk] - keep
     if held <= 0:
         return None
     count = LedgerTransaction.objects.filter(
@@ -349,7 +363,7 @@ def escrow_release(
         key=f"escrow-release:{project.pk}:{count + 1}",
         lines=[
             Line(escrow, -held),
-            Line(lab_account(organization=project.organization, currency=project.currency), held),
+            Line(lab, held),
         ],
         memo=f"Unused budget of “{project.title}” returned",
         created_by=created_by,

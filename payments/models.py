@@ -151,9 +151,10 @@ class LedgerTransaction(models.Model):
     currency = models.CharField(max_length=3)
     memo = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # PROTECT, not SET_NULL: posted rows never change (the database refuses updates).
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
+        on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="+",
@@ -431,11 +432,18 @@ class Bonus(TimeStampedModel):
     )
     # The bonuses of one CSV upload share a batch id.
     batch_id = models.UUIDField(default=uuid.uuid4, db_index=True)
+    # The form or upload that asked for it: submitted again (a double click, a reload, the
+    # same file twice from one page), it pays nothing more.
+    request_id = models.UUIDField(null=True, blank=True)
 
     class Meta:
         ordering: ClassVar = ["-created_at", "-id"]
         constraints: ClassVar = [
             models.CheckConstraint(condition=Q(amount_cents__gt=0), name="bonus_positive"),
+            models.UniqueConstraint(
+                fields=["organization", "request_id", "expert"],
+                name="bonus_once_per_request_and_expert",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -16,9 +16,11 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from marketplace.errors import DomainError, InvalidInput, NotFound
+from marketplace.models import User
+from marketplace.services import notification_create
 from payments.connect import payout_account_sync
 from payments.funding import lab_funding_complete, lab_funding_expire
-from payments.models import ProviderEvent
+from payments.models import LabFunding, ProviderEvent
 from payments.providers import ConnectedAccount, ProviderEventData, provider
 from payments.states import WebhookEventStatus
 from projects.pricing import format_dollars
@@ -26,6 +28,7 @@ from projects.pricing import format_dollars
 logger = logging.getLogger(__name__)
 
 Outcome = tuple[str, str]  # (status, detail)
+STAFF_LINK = "/staff/payments/"
 
 
 def _funding_id(obj: dict[str, Any]) -> uuid.UUID:
@@ -99,7 +102,37 @@ def _account_updated(event: ProviderEventData) -> Outcome:
     return WebhookEventStatus.PROCESSED, f"Account {synced.get_status_display().lower()}."
 
 
+def _payment_taken_back(event: ProviderEventData) -> Outcome:
+    """A lab's payment refunded or disputed at the provider: the balance it credited may be
+    spent already, so nothing is reversed automatically; staff are told and decide (the
+    event is kept as failed, which lists it on the staff payments page)."""
+    obj = event.object
+    intent = obj.get("payment_intent")
+    reference = str(intent.get("id") if isinstance(intent, dict) else intent or "")
+    funding = (
+        LabFunding.objects.select_related("organization")
+        .filter(payment_reference=reference)
+        .first()
+        if reference
+        else None
+    )
+    what = "refunded" if event.type == "charge.refunded" else "disputed by the card holder"
+    whose = (
+        f"{funding.organization.name}'s payment of {format_dollars(funding.amount_cents)}"
+        if funding is not None
+        else f"A payment ({reference or 'unknown'})"
+    )
+    text = f"{whose} was {what} at the payment provider. Check the lab's balance."
+    for staff in User.objects.filter(is_staff=True, is_active=True).order_by("pk"):
+        notification_create(
+            recipient=staff, kind="payments.payment_taken_back", text=text, link=STAFF_LINK
+        )
+    return WebhookEventStatus.FAILED, text
+
+
 HANDLERS: dict[str, Callable[[ProviderEventData], Outcome]] = {
+    "charge.refunded": _payment_taken_back,
+    "charge.dispute.created": _payment_taken_back,
     "checkout.session.completed": _checkout_paid,
     "checkout.session.async_payment_succeeded": _checkout_paid,
     "checkout.session.expired": _checkout_expired,

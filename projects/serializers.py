@@ -18,6 +18,7 @@ from rest_framework.reverse import reverse
 
 from experts.models import Domain
 from experts.states import CredentialKind, Proficiency, Seniority
+from payments.fair_pay import FairPay, effective_hourly_rate, effective_hourly_rates
 from projects.imports import import_progress_percent
 from projects.models import (
     GuidelineVersion,
@@ -28,6 +29,7 @@ from projects.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from projects.pricing import format_dollars
 from projects.selectors import project_figures
 from projects.services.projects import MAX_BUDGET_CENTS, MAX_PRICE_CENTS, MAX_SEATS
 from projects.states import AiPolicy, DispatchOrder, ImportFormat, TaskStatus, WebhookEvent
@@ -104,6 +106,59 @@ class ProjectMoneySerializer(serializers.Serializer):
     remaining_cents = serializers.IntegerField()
 
 
+class ProjectFairPaySerializer(serializers.Serializer):
+    cents_per_hour = serializers.IntegerField(
+        allow_null=True,
+        help_text="What the price per annotation comes to per hour of an expert's work, in "
+        "cents; null when nothing tells it yet (no timed answers and no typical time for the "
+        "task type).",
+    )
+    median_seconds = serializers.IntegerField(
+        allow_null=True,
+        help_text="The median active time of the project's submitted answers, in seconds, "
+        "once enough are timed (`basis` is `measured`); otherwise null.",
+    )
+    basis = serializers.ChoiceField(
+        choices=["measured", "estimate"],
+        help_text="`measured`: price ÷ `median_seconds`. `estimate`: price ÷ the task "
+        "type's typical minutes per annotation, used until enough answers are timed.",
+    )
+    floor_cents_per_hour = serializers.IntegerField(
+        help_text="The platform's fair-pay floor, in cents per hour."
+    )
+    below_floor = serializers.BooleanField(
+        help_text="True when `cents_per_hour` is under `floor_cents_per_hour`."
+    )
+    warning = serializers.CharField(
+        allow_null=True,
+        help_text="Why the rate is a problem, for people (null when it is not). Activation "
+        "is never refused for it: experts see the hourly rate on their invitations.",
+    )
+
+
+def fair_pay_data(pay: FairPay) -> dict[str, Any]:
+    """A project's effective hourly rate as the API shows it (see
+    ``payments.fair_pay.effective_hourly_rate``)."""
+    warning = None
+    if pay.below_floor and pay.cents_per_hour is not None:
+        how = "measured" if pay.basis == "measured" else "estimated"
+        warning = (
+            f"Below the fair-pay floor: this project pays experts about "
+            f"{format_dollars(pay.cents_per_hour)} an hour ({how}), under the platform's "
+            f"floor of {format_dollars(pay.floor_cents_per_hour)} an hour. Experts see the "
+            "hourly rate on their invitations and are likely to decline; consider raising "
+            "the price."
+        )
+    return {
+        "cents_per_hour": pay.cents_per_hour,
+        "median_seconds": pay.median_seconds,
+        "basis": pay.basis,
+        "floor_cents_per_hour": pay.floor_cents_per_hour,
+        "below_floor": pay.below_floor,
+        "warning": warning,
+    }
+
+
 class ProjectLinksSerializer(serializers.Serializer):
     self = serializers.URLField()
     tasks = serializers.URLField()
@@ -119,9 +174,22 @@ class ProjectLinksSerializer(serializers.Serializer):
     archive = serializers.URLField()
 
 
+class ProjectListSerializer(serializers.ListSerializer):
+    """Projects in a list: their fair-pay rates are read in one query for all of them."""
+
+    def to_representation(self, data: Any) -> list[Any]:
+        projects = list(data.all() if hasattr(data, "all") else data)
+        if isinstance(self.child, ProjectSerializer):
+            self.child.fair_pay_by_pk = effective_hourly_rates(projects=projects)
+        return super().to_representation(projects)
+
+
 class ProjectSerializer(serializers.ModelSerializer):
-    """A project with its counts, progress and money. Call with projects read through
-    ``selectors.with_stats`` (``projects_for_actor``, ``project_with_stats``)."""
+    """A project with its counts, progress, money and fair pay. Call with projects read
+    through ``selectors.with_stats`` (``projects_for_actor``, ``project_with_stats``). Fair
+    pay takes one query: per project alone, or one for a whole list."""
+
+    fair_pay_by_pk: dict[int, FairPay] | None = None
 
     id = serializers.UUIDField(source="public_id", read_only=True)
     organization = serializers.CharField(source="organization.slug", read_only=True)
@@ -130,10 +198,18 @@ class ProjectSerializer(serializers.ModelSerializer):
     counts = serializers.SerializerMethodField()
     progress = serializers.SerializerMethodField()
     money = serializers.SerializerMethodField()
+    fair_pay = serializers.SerializerMethodField(
+        help_text="What the price comes to per hour of an expert's work: price ÷ the median "
+        "active time of the project's answers once enough are timed (`basis` `measured`), "
+        "before that the task type's typical time (`estimate`). `below_floor` and `warning` "
+        "flag a rate under the platform's fair-pay floor; activating such a project is "
+        "allowed and its response carries the warning."
+    )
     links = serializers.SerializerMethodField()
 
     class Meta:
         model = Project
+        list_serializer_class = ProjectListSerializer
         fields = [
             "id",
             "organization",
@@ -171,6 +247,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "counts",
             "progress",
             "money",
+            "fair_pay",
             "links",
             "created_at",
             "updated_at",
@@ -208,6 +285,13 @@ class ProjectSerializer(serializers.ModelSerializer):
             "cost_so_far_cents": figures.cost_so_far_cents,
             "remaining_cents": figures.remaining_budget_cents,
         }
+
+    @extend_schema_field(ProjectFairPaySerializer)
+    def get_fair_pay(self, project: Project) -> dict[str, Any]:
+        known = self.fair_pay_by_pk
+        if known is not None and project.pk in known:
+            return fair_pay_data(known[project.pk])
+        return fair_pay_data(effective_hourly_rate(project=project))
 
     @extend_schema_field(ProjectLinksSerializer)
     def get_links(self, project: Project) -> dict[str, str]:

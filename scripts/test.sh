@@ -24,6 +24,7 @@ echo "== migrations are up to date"
 echo "== check --deploy with production settings"
 env DEBUG=0 SECRET_KEY="$("$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(50))')" \
     ALLOWED_HOSTS=marketplace.example DATABASE_URL=sqlite:////tmp/deploy-check.sqlite3 \
+    STRIPE_SECRET_KEY=sk_live_deploy_check STRIPE_WEBHOOK_SECRET=whsec_deploy_check \
     "$BIN/python" manage.py check --deploy --fail-level WARNING
 
 SERVICES_DIR="$(mktemp -d)"

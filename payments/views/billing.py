@@ -7,12 +7,13 @@ status and polls it until the provider's webhook has confirmed the payment.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path, reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -41,7 +42,36 @@ class AddFundsForm(forms.Form):
     )
 
 
-class BonusForm(forms.Form):
+class _RequestForm(forms.Form):
+    """A form that pays once: the hidden request id is new each time the page renders it, and
+    the same id submitted again (a double click, the same page's form sent twice) pays
+    nothing more."""
+
+    STALE = (
+        "This form was incomplete or out of date; nothing was paid. Check it and submit it again."
+    )
+
+    request_id = forms.UUIDField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial = {**self.initial, "request_id": uuid.uuid4()}
+
+    def clean(self) -> dict[str, Any] | None:
+        cleaned = super().clean()
+        if self.cleaned_data.get("request_id") is None:
+            # Missing or not a UUID: refused, and the form shown again carries a fresh id.
+            self.errors.pop("request_id", None)
+            self.add_error(None, self.STALE)
+            data = QueryDict(mutable=True)
+            data.update(self.data)
+            data[self.add_prefix("request_id")] = str(uuid.uuid4())
+            self.data = data
+        return cleaned
+
+
+class BonusForm(_RequestForm):
     pseudonym = forms.CharField(
         label="Expert",
         max_length=40,
@@ -65,7 +95,7 @@ class BonusForm(forms.Form):
         return self.projects.get(self.cleaned_data.get("project") or "")
 
 
-class BonusUploadForm(forms.Form):
+class BonusUploadForm(_RequestForm):
     file = forms.FileField(
         label="CSV file",
         help_text="Columns pseudonym, amount (dollars, e.g. 12.50), reason; one bonus a row.",
@@ -177,12 +207,13 @@ def bonus_create(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     if not form.is_valid():
         return _billing_page(request, actor, bonus_form=form, status=400)
     try:
-        bonus = bonuses.bonus_pay(
+        outcome = bonuses.bonus_pay_once(
             actor=actor,
             expert_pseudonym=form.cleaned_data["pseudonym"],
             amount_cents=form.cleaned_data["amount"],
             reason=form.cleaned_data["reason"],
             project=form.chosen_project(),
+            request_id=form.cleaned_data["request_id"],
         )
     except InvalidInput as error:
         field = {"expert_pseudonym": "pseudonym", "amount_cents": "amount"}.get(
@@ -193,11 +224,17 @@ def bonus_create(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     except DomainError as error:
         report(request, error)
         return redirect("payments:billing", slug)
-    messages.success(
-        request,
-        f"Paid a bonus of {format_dollars(bonus.amount_cents)} to "
-        f"{form.cleaned_data['pseudonym'].strip()}.",
+    (bonus,) = outcome.bonuses
+    paid = (
+        f"a bonus of {format_dollars(bonus.amount_cents)} to "
+        f"{form.cleaned_data['pseudonym'].strip()}"
     )
+    if outcome.repeated:
+        messages.info(
+            request, f"This form was already sent: {paid} was paid then. Nothing more was paid."
+        )
+    else:
+        messages.success(request, f"Paid {paid}.")
     return redirect("payments:billing", slug)
 
 
@@ -212,7 +249,11 @@ def bonus_upload(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     if not form.is_valid():
         return _billing_page(request, actor, upload_form=form, status=400)
     try:
-        paid = bonuses.bonuses_pay_csv(actor=actor, file=form.cleaned_data["file"])
+        outcome = bonuses.bonuses_pay_csv_once(
+            actor=actor,
+            file=form.cleaned_data["file"],
+            request_id=form.cleaned_data["request_id"],
+        )
     except BonusFileInvalid as error:
         return _billing_page(request, actor, upload_errors=error.errors, status=400)
     except InvalidInput as error:
@@ -220,12 +261,17 @@ def bonus_upload(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     except DomainError as error:
         report(request, error)
         return redirect("payments:billing", slug)
-    total = sum(bonus.amount_cents for bonus in paid)
-    messages.success(
-        request,
-        f"Paid {len(paid)} bonus{'es' if len(paid) != 1 else ''} totalling "
-        f"{format_dollars(total)}.",
-    )
+    count = len(outcome.bonuses)
+    total = format_dollars(sum(bonus.amount_cents for bonus in outcome.bonuses))
+    paid = f"{count} bonus{'es' if count != 1 else ''} totalling {total}"
+    if outcome.repeated:
+        messages.info(
+            request,
+            f"This file was already sent from this form: {paid} "
+            f"{'were' if count != 1 else 'was'} paid then. Nothing more was paid.",
+        )
+    else:
+        messages.success(request, f"Paid {paid}.")
     return redirect("payments:billing", slug)
 
 

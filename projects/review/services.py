@@ -20,7 +20,12 @@ from django.utils import timezone
 
 from marketplace.errors import Conflict, InvalidInput
 from marketplace.services import audit_record, notification_create
-from payments.ledger import InsufficientFunds, earning_post
+from payments.ledger import (
+    CLOSED_PROJECT_STATES,
+    InsufficientFunds,
+    earning_post,
+    escrow_release,
+)
 from projects.access import LabActor, lab_audit_record
 from projects.dispatch.models import Assignment
 from projects.dispatch.services import task_counts_refresh
@@ -98,6 +103,9 @@ def _decide(
         earning_post(annotation=locked, created_by=actor.user if actor is not None else None)
     if decision == ReviewDecision.REJECT:
         _give_slot_back(locked)
+    if locked.project.status in CLOSED_PROJECT_STATES and decision != ReviewDecision.REVISE:
+        # A closed project kept escrow for this answer: what it no longer needs goes back.
+        escrow_release(project=locked.project)
     project_quality_mark_stale(project=locked.project)
     if actor is not None and audit:
         lab_audit_record(

@@ -12,12 +12,11 @@ from django.utils import timezone
 from marketplace.errors import Conflict, InvalidInput
 from payments.ledger import escrow_deposit, escrow_release
 from projects.access import LabActor, lab_audit_record
-from projects.models import Annotation, Project, ProjectFunding
-from projects.pricing import cost_with_fee_cents, format_dollars
+from projects.models import Project, ProjectFunding
+from projects.pricing import format_dollars
 from projects.selectors import required_funds_cents
 from projects.services.projects import MAX_BUDGET_CENTS
 from projects.states import (
-    EDITABLE_ANNOTATION_STATES,
     FUNDABLE_PROJECT_STATES,
     ProjectStatus,
     WebhookEvent,
@@ -189,17 +188,9 @@ def _transition(
 
 
 def _return_unused_escrow(project: Project, *, actor: LabActor) -> None:
-    """A closed project's unused budget goes back to the lab's balance. On completion the
-    answers still waiting for review stay covered; archiving returns everything."""
-    keep = 0
-    if project.status == ProjectStatus.COMPLETED:
-        waiting = Annotation.objects.filter(
-            project=project, status__in=EDITABLE_ANNOTATION_STATES
-        ).count()
-        keep = waiting * cost_with_fee_cents(
-            annotations=1, price_cents=project.price_per_annotation_cents
-        )
-    escrow_release(project=project, keep_cents=keep, created_by=actor.user)
+    """A closed project's unused budget goes back to the lab's balance; the answers still
+    waiting for review stay covered, and what they free is returned as they are decided."""
+    escrow_release(project=project, created_by=actor.user)
 
 
 def activation_problems(*, project: Project) -> list[str]:

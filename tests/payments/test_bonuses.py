@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import io
+import threading
+import time
+import uuid
 
 import pytest
 from django.core import mail
+from django.db import connection, transaction
 from django.urls import reverse
 
-from marketplace.errors import InvalidInput, NotFound, PermissionDenied
+from marketplace.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from marketplace.models import AuditEvent, Notification
 from marketplace.states import MembershipRole
-from payments.bonuses import BonusFileInvalid, bonus_pay, bonuses_pay_csv, parse_dollars
+from payments.bonuses import (
+    BonusesPaid,
+    BonusFileInvalid,
+    bonus_pay,
+    bonus_pay_once,
+    bonuses_pay_csv,
+    bonuses_pay_csv_once,
+    parse_dollars,
+)
 from payments.ledger import expert_account, lab_account
-from payments.models import Bonus, LedgerTransaction
+from payments.models import Account, Bonus, LedgerTransaction
 from payments.states import TransactionKind
 from projects.access import LabActor
 from projects.exports.provenance import lab_pseudonym
@@ -345,3 +357,349 @@ def test_dollars_parse_exactly(text, cents):
 def test_dollars_refuse_anything_else(text):
     with pytest.raises(InvalidInput):
         parse_dollars(text)
+
+
+# The same request twice ------------------------------------------------------------------------
+
+
+def bonus_keys() -> list[str]:
+    return sorted(
+        LedgerTransaction.objects.filter(kind=TransactionKind.BONUS).values_list("key", flat=True)
+    )
+
+
+def test_the_same_request_pays_one_bonus_once(django_capture_on_commit_callbacks):
+    # The lab holds exactly the bonus: the repeat is recognised, not refused for the balance.
+    actor, _project, (expert,) = lab_with_experts(experts=1, funds=1250)
+    mail.outbox.clear()
+    request_id = uuid.uuid4()
+    pay = dict(
+        actor=actor,
+        expert_pseudonym=pseudonym(actor, expert),
+        amount_cents=1250,
+        reason="Careful notes",
+        request_id=request_id,
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first = bonus_pay_once(**pay)
+    with django_capture_on_commit_callbacks(execute=True):
+        again = bonus_pay_once(**pay)
+    with django_capture_on_commit_callbacks(execute=True):
+        third = bonus_pay(**pay)
+
+    (bonus,) = first.bonuses
+    assert first == BonusesPaid([bonus], repeated=False)
+    assert again == BonusesPaid([bonus], repeated=True)
+    assert third == bonus
+    assert (bonus.request_id, bonus.amount_cents) == (request_id, 1250)
+    assert Bonus.objects.get() == bonus
+    assert balance(lab_account(organization=actor.organization, currency="USD")) == 0
+    assert balance(expert_account(user=expert, currency="USD")) == 1250
+    assert bonus_keys() == [f"bonus:{actor.organization.pk}:{request_id}:{expert.pk}"]
+    assert Notification.objects.filter(kind="bonus.received").count() == 1
+    assert [email.to for email in mail.outbox] == [[expert.email]]
+    (event,) = AuditEvent.objects.filter(action="bonus.pay")
+    assert event.after["request_id"] == str(request_id)
+
+
+def test_a_repeat_with_another_amount_pays_nothing_more_and_answers_the_first_bonus():
+    actor, _project, (expert,) = lab_with_experts(experts=1)
+    request_id = uuid.uuid4()
+    first = bonus_pay(
+        actor=actor,
+        expert_pseudonym=pseudonym(actor, expert),
+        amount_cents=500,
+        reason="Thanks",
+        request_id=request_id,
+    )
+
+    again = bonus_pay_once(
+        actor=actor,
+        expert_pseudonym=pseudonym(actor, expert),
+        amount_cents=900,
+        reason="Thanks again",
+        request_id=request_id,
+    )
+
+    assert again == BonusesPaid([first], repeated=True)
+    assert Bonus.objects.get().amount_cents == 500
+    assert balance(lab_account(organization=actor.organization, currency="USD")) == 9500
+    assert balance(expert_account(user=expert, currency="USD")) == 500
+
+
+def test_different_requests_pay_again_and_without_a_request_every_call_pays():
+    actor, _project, (first, second) = lab_with_experts()
+    ids = [uuid.uuid4(), uuid.uuid4()]
+    for request_id in ids:
+        bonus_pay(
+            actor=actor,
+            expert_pseudonym=pseudonym(actor, first),
+            amount_cents=100,
+            reason="Thanks",
+            request_id=request_id,
+        )
+    for _ in range(2):
+        bonus_pay(
+            actor=actor, expert_pseudonym=pseudonym(actor, first), amount_cents=10, reason="Hi"
+        )
+    # One request id names one bonus per expert: another expert under it is paid.
+    bonus_pay(
+        actor=actor,
+        expert_pseudonym=pseudonym(actor, second),
+        amount_cents=7,
+        reason="Thanks",
+        request_id=ids[0],
+    )
+
+    assert Bonus.objects.count() == 5
+    assert balance(lab_account(organization=actor.organization, currency="USD")) == (
+        10_000 - 227
+    )
+    assert balance(expert_account(user=first, currency="USD")) == 220
+    assert balance(expert_account(user=second, currency="USD")) == 7
+    unrequested = Bonus.objects.filter(request_id=None)
+    org = actor.organization.pk
+    assert bonus_keys() == sorted(
+        [f"bonus:{org}:{ids[0]}:{first.pk}", f"bonus:{org}:{ids[1]}:{first.pk}"]
+        + [f"bonus:{bonus.pk}" for bonus in unrequested]
+        + [f"bonus:{org}:{ids[0]}:{second.pk}"]
+    )
+
+
+def test_a_request_id_of_another_lab_does_not_hide_this_labs_bonus():
+    actor, _project, (expert,) = lab_with_experts(experts=1)
+    other, _other_project, (theirs,) = lab_with_experts(experts=1)
+    request_id = uuid.uuid4()
+
+    for lab, who in ((other, theirs), (actor, expert)):
+        bonus_pay(
+            actor=lab,
+            expert_pseudonym=pseudonym(lab, who),
+            amount_cents=300,
+            reason="Thanks",
+            request_id=request_id,
+        )
+
+    assert Bonus.objects.filter(request_id=request_id).count() == 2
+    assert balance(expert_account(user=expert, currency="USD")) == 300
+    assert balance(lab_account(organization=actor.organization, currency="USD")) == 9700
+
+
+@pytest.mark.parametrize("request_id", ["not-a-uuid", str(uuid.uuid4()), 12])
+def test_a_request_id_that_is_not_a_uuid_is_refused(request_id):
+    actor, _project, (expert,) = lab_with_experts(experts=1)
+
+    with pytest.raises(InvalidInput) as single:
+        bonus_pay(
+            actor=actor,
+            expert_pseudonym=pseudonym(actor, expert),
+            amount_cents=500,
+            reason="Thanks",
+            request_id=request_id,
+        )
+    with pytest.raises(InvalidInput) as upload:
+        bonuses_pay_csv(
+            actor=actor,
+            file=csv_file(f"{pseudonym(actor, expert)},5,Thanks"),
+            request_id=request_id,
+        )
+
+    assert single.value.message == upload.value.message == "The request id must be a UUID."
+    assert single.value.field == "request_id"
+    nothing_paid(actor, [expert], 10_000)
+
+
+def test_the_same_file_uploaded_twice_with_one_request_id_pays_once(
+    django_capture_on_commit_callbacks,
+):
+    actor, _project, (first, second) = lab_with_experts(funds=1950)
+    mail.outbox.clear()
+    request_id = uuid.uuid4()
+    rows = (
+        f"{pseudonym(actor, first)},12.50,Best rationales",
+        f"{pseudonym(actor, second)},7,Found the bug",
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        paid = bonuses_pay_csv_once(actor=actor, file=csv_file(*rows), request_id=request_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        again = bonuses_pay_csv_once(actor=actor, file=csv_file(*rows), request_id=request_id)
+    # The same experts in another order (or with other amounts) are the same request too.
+    with django_capture_on_commit_callbacks(execute=True):
+        reordered = bonuses_pay_csv(
+            actor=actor,
+            file=csv_file(f"{pseudonym(actor, second)},1,Other", rows[0]),
+            request_id=request_id,
+        )
+
+    assert paid.repeated is False
+    assert [(bonus.expert, bonus.amount_cents) for bonus in paid.bonuses] == [
+        (first, 1250),
+        (second, 700),
+    ]
+    assert again == BonusesPaid(paid.bonuses, repeated=True)
+    assert reordered == paid.bonuses
+    assert Bonus.objects.count() == 2
+    assert balance(lab_account(organization=actor.organization, currency="USD")) == 0
+    assert balance(expert_account(user=first, currency="USD")) == 1250
+    assert balance(expert_account(user=second, currency="USD")) == 700
+    org = actor.organization.pk
+    assert bonus_keys() == sorted(
+        [f"bonus:{org}:{request_id}:{first.pk}", f"bonus:{org}:{request_id}:{second.pk}"]
+    )
+    assert Notification.objects.filter(kind="bonus.received").count() == 2
+    assert sorted(email.to[0] for email in mail.outbox) == sorted([first.email, second.email])
+    assert AuditEvent.objects.filter(action="bonus.pay").count() == 2
+
+
+def test_another_file_under_a_used_request_id_is_refused_and_pays_nothing_more():
+    actor, _project, (first, second, third) = lab_with_experts(experts=3)
+    request_id = uuid.uuid4()
+    bonuses_pay_csv(
+        actor=actor,
+        file=csv_file(f"{pseudonym(actor, first)},5,One", f"{pseudonym(actor, second)},5,Two"),
+        request_id=request_id,
+    )
+
+    for rows in (
+        [f"{pseudonym(actor, first)},5,One"],
+        [f"{pseudonym(actor, third)},5,Three"],
+        [f"{pseudonym(actor, first)},5,One", f"{pseudonym(actor, third)},5,Three"],
+    ):
+        with pytest.raises(Conflict) as raised:
+            bonuses_pay_csv(actor=actor, file=csv_file(*rows), request_id=request_id)
+        assert raised.value.message == (
+            "This form already paid 2 bonuses from another file; nothing more was paid. "
+            "Reload the page to pay a new file."
+        )
+
+    assert Bonus.objects.count() == 2
+    assert balance(lab_account(organization=actor.organization, currency="USD")) == 9000
+    assert balance(expert_account(user=third, currency="USD")) == 0
+
+
+def test_the_same_file_under_two_request_ids_pays_twice():
+    actor, _project, (first, second) = lab_with_experts()
+    rows = (f"{pseudonym(actor, first)},5,One", f"{pseudonym(actor, second)},2,Two")
+
+    one = bonuses_pay_csv(actor=actor, file=csv_file(*rows), request_id=uuid.uuid4())
+    two = bonuses_pay_csv(actor=actor, file=csv_file(*rows), request_id=uuid.uuid4())
+
+    assert len(one) == len(two) == 2
+    assert {bonus.pk for bonus in one}.isdisjoint(bonus.pk for bonus in two)
+    assert balance(lab_account(organization=actor.organization, currency="USD")) == 10_000 - 1400
+    assert balance(expert_account(user=first, currency="USD")) == 1000
+    assert balance(expert_account(user=second, currency="USD")) == 400
+
+
+# Submitted at the same moment (PostgreSQL) ----------------------------------------------------
+
+
+def _waiting_on_locks() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return int(cursor.fetchone()[0])
+
+
+def _simultaneously(actor: LabActor, *actions):
+    """Run the actions in threads while another transaction holds the lab's account row: the
+    first to insert its bonus waits for the account, the others for that bonus's row (the
+    unique request constraint). Once all of them wait, the account is let go."""
+    lab = lab_account(organization=actor.organization, currency="USD")
+    held, release = threading.Event(), threading.Event()
+    outcomes: list[object] = [None] * len(actions)
+
+    def hold():
+        try:
+            with transaction.atomic():
+                Account.objects.select_for_update().get(pk=lab.pk)
+                held.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    def run(index, action):
+        try:
+            outcomes[index] = action()
+        except Exception as error:  # the outcome under test
+            outcomes[index] = error
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(10)
+    threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(actions)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 20
+    while _waiting_on_locks() < len(actions) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    waiting = _waiting_on_locks()
+    release.set()
+    for thread in [holder, *threads]:
+        thread.join(timeout=30)
+    assert waiting == len(actions)
+    return outcomes
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_one_request_submitted_twice_at_the_same_moment_pays_once():
+    actor, _project, (expert,) = lab_with_experts(experts=1)
+    mail.outbox.clear()
+    request_id = uuid.uuid4()
+
+    def pay():
+        return bonus_pay_once(
+            actor=actor,
+            expert_pseudonym=pseudonym(actor, expert),
+            amount_cents=1250,
+            reason="Careful notes",
+            request_id=request_id,
+        )
+
+    outcomes = _simultaneously(actor, pay, pay)
+
+    bonus = Bonus.objects.get()
+    assert sorted(outcomes, key=lambda outcome: outcome.repeated) == [
+        BonusesPaid([bonus], repeated=False),
+        BonusesPaid([bonus], repeated=True),
+    ], outcomes
+    assert balance(lab_account(organization=actor.organization, currency="USD")) == 10_000 - 1250
+    assert balance(expert_account(user=expert, currency="USD")) == 1250
+    assert LedgerTransaction.objects.filter(kind=TransactionKind.BONUS).count() == 1
+    assert Notification.objects.filter(kind="bonus.received").count() == 1
+    assert AuditEvent.objects.filter(action="bonus.pay").count() == 1
+    assert len(mail.outbox) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_one_file_uploaded_twice_at_the_same_moment_pays_once():
+    actor, _project, (first, second) = lab_with_experts()
+    mail.outbox.clear()
+    request_id = uuid.uuid4()
+    rows = (f"{pseudonym(actor, first)},5,One", f"{pseudonym(actor, second)},2,Two")
+
+    def upload():
+        return bonuses_pay_csv_once(actor=actor, file=csv_file(*rows), request_id=request_id)
+
+    outcomes = _simultaneously(actor, upload, upload)
+
+    paid = list(Bonus.objects.order_by("pk"))
+    assert sorted(outcomes, key=lambda outcome: outcome.repeated) == [
+        BonusesPaid(paid, repeated=False),
+        BonusesPaid(paid, repeated=True),
+    ], outcomes
+    assert len(paid) == 2
+    assert balance(lab_account(organization=actor.organization, currency="USD")) == 10_000 - 700
+    assert balance(expert_account(user=first, currency="USD")) == 500
+    assert balance(expert_account(user=second, currency="USD")) == 200
+    assert Notification.objects.filter(kind="bonus.received").count() == 2
+    assert AuditEvent.objects.filter(action="bonus.pay").count() == 2
+    assert len(mail.outbox) == 2

@@ -218,8 +218,11 @@ def _run(op, *, actor, project, experts, annotations, model: Model, step: int) -
     elif kind == "release":
         with transaction.atomic():
             ledger.escrow_release(project=project)
-        model.lab += model.escrow
-        model.escrow = 0
+        # Answers still waiting for review stay covered.
+        waiting = sum(1 for a in annotations if a.pk not in model.accepted | model.rejected)
+        released = max(0, model.escrow - waiting * (price + fee))
+        model.lab += released
+        model.escrow -= released
 
 
 @settings(

@@ -400,3 +400,25 @@ def test_the_same_event_posted_at_once_from_several_threads_credits_once(fake_st
     assert _balance(funding) == 5_000
     funding.refresh_from_db()
     assert funding.status == FundingStatus.COMPLETED
+
+
+def test_a_refunded_payment_is_flagged_to_staff_and_reverses_nothing(client, fake_stripe):
+    funding = _funding(5_000)
+    _post(client, stripe_event("checkout.session.completed", _session(funding)))
+    staff, _ = factories.staff_user()
+
+    response = _post(
+        client,
+        stripe_event(
+            "charge.refunded", {"id": "ch_1", "object": "charge", "payment_intent": "pi_123"}
+        ),
+    )
+
+    assert response.status_code == 200
+    stored = ProviderEvent.objects.get(type="charge.refunded")
+    assert stored.status == WebhookEventStatus.FAILED
+    assert "payment of $50.00 was refunded" in stored.detail
+    assert Notification.objects.filter(
+        recipient=staff, kind="payments.payment_taken_back"
+    ).exists()
+    assert _balance(funding) == 5_000

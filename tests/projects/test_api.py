@@ -975,7 +975,7 @@ def _fill(lab: Lab, count: int) -> tuple[Project, WebhookEndpoint]:
 # Every list: the API key's lookup, the page's count and the page itself; project-scoped
 # lists also fetch their project (or endpoint); projects prefetch their specialties.
 LIST_QUERIES = {
-    "project-list": 4,
+    "project-list": 5,  # with the page's fair-pay medians, one query for all
     "project-task-list": 4,
     "project-gold-list": 4,
     "project-import-list": 4,
@@ -1013,7 +1013,8 @@ def test_a_project_page_takes_a_fixed_number_of_queries(api, lab, django_assert_
     path = url("project-detail", created.public_id)
     api.get(path, **lab.header)
 
-    with django_assert_num_queries(4):
+    # key, project, project with its counts, specialties, fair-pay median
+    with django_assert_num_queries(5):
         response = api.get(path, **lab.header)
 
     assert response.json()["counts"]["tasks"] == 30
