@@ -25,7 +25,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Prefetch, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -46,6 +46,7 @@ from projects.states import AnnotationStatus, ReviewDecision
 MAX_NOTE = 2_000
 MAX_RESPONSE = 5_000
 ESCALATION_BATCH = 500
+DEADLINE_PASSED = "The deadline to answer passed; staff decide this appeal now."
 
 
 # Helpers -----------------------------------------------------------------------------------
@@ -288,10 +289,11 @@ def appeal_decide(*, actor: LabActor, appeal: Appeal, uphold: bool, response: st
     )
     with transaction.atomic():
         annotation, locked = _lock_appeal(appeal, organization_id=actor.organization.pk)
-        if locked.status == AppealStatus.ESCALATED:
-            raise Conflict("The deadline to answer has passed: staff decide this appeal now.")
-        if locked.status != AppealStatus.OPEN:
+        if locked.status not in APPEAL_OPEN_STATES:
             raise Conflict("This appeal is already decided.")
+        # Escalated, or past the deadline before the escalation task ran: staff decide.
+        if locked.status == AppealStatus.ESCALATED or locked.respond_by <= timezone.now():
+            raise Conflict(DEADLINE_PASSED)
         before = _appeal_settle(
             locked=locked,
             annotation=annotation,
@@ -556,11 +558,10 @@ def dispute_decide(*, staff: User, dispute: Dispute, uphold: bool, note: str) ->
 
 
 def _with_answer(queryset: QuerySet[Any]) -> QuerySet[Any]:
-    """Appeals or disputes with their answer, project, expert and the answer's reviews."""
+    """Appeals or disputes with their answer, project, task and the answer's reviews."""
     return queryset.select_related(
         "annotation__project__organization",
         "annotation__task",
-        "annotation__expert__expert_profile",
     ).prefetch_related(
         Prefetch(
             "annotation__reviews",
@@ -586,9 +587,13 @@ def appeal_for_lab(*, actor: LabActor, appeal_id: Any) -> Appeal:
         raise NotFound() from None
 
 
-def appeals_escalated() -> QuerySet[Appeal]:
-    return _with_answer(Appeal.objects.filter(status=AppealStatus.ESCALATED)).order_by(
-        "escalated_at", "pk"
+def appeals_escalated(*, now: datetime | None = None) -> QuerySet[Appeal]:
+    """Appeals staff decide: escalated ones, and open ones past the lab's deadline that the
+    hourly escalation has not reached yet (the lab can no longer answer them), oldest
+    deadline first."""
+    overdue = Q(status=AppealStatus.OPEN, respond_by__lte=now or timezone.now())
+    return _with_answer(Appeal.objects.filter(Q(status=AppealStatus.ESCALATED) | overdue)).order_by(
+        "respond_by", "pk"
     )
 
 
@@ -617,6 +622,7 @@ def dispute_for_staff(*, staff: User, dispute_id: Any) -> Dispute:
 
 
 __all__ = [
+    "DEADLINE_PASSED",
     "appeal_decide",
     "appeal_decide_staff",
     "appeal_for_lab",

@@ -12,11 +12,11 @@ import uuid
 from django.db import transaction
 from django.utils import timezone
 
-from marketplace.errors import InvalidInput, NotFound
+from marketplace.errors import Conflict, InvalidInput, NotFound
 from marketplace.services import notification_create
 from payments.ledger import funding_credit
 from payments.models import LabFunding
-from payments.providers import provider
+from payments.providers import ProviderError, provider
 from payments.states import FundingStatus
 from projects.access import LabActor, lab_audit_record
 from projects.pricing import format_dollars
@@ -69,9 +69,19 @@ def lab_funding_start(
         )
     # The provider is called outside the transaction: the pending row exists whatever
     # happens to the call, and the session is created once per funding (idempotency key).
-    session = chosen.checkout_session_create(
-        funding=funding, success_url=success_url, cancel_url=cancel_url
-    )
+    try:
+        session = chosen.checkout_session_create(
+            funding=funding, success_url=success_url, cancel_url=cancel_url
+        )
+    except ProviderError as error:
+        # No payment page exists, so nothing can be paid: the funding ends here.
+        LabFunding.objects.filter(pk=funding.pk).update(
+            status=FundingStatus.EXPIRED, updated_at=timezone.now()
+        )
+        raise Conflict(
+            "The payment provider could not open a payment page; nothing was charged. "
+            "Try again in a minute."
+        ) from error
     LabFunding.objects.filter(pk=funding.pk).update(
         checkout_session_id=session.id, checkout_url=session.url
     )

@@ -214,44 +214,60 @@ def ledger_verify() -> list[LedgerProblem]:
 # Money events ------------------------------------------------------------------------------
 
 
+def _move(
+    *,
+    kind: str,
+    key: str,
+    source: Account,
+    target: Account,
+    amount_cents: int,
+    memo: str,
+    created_by: User | None = None,
+    **refs: Any,
+) -> LedgerTransaction:
+    """Post ``amount_cents`` from ``source`` to ``target`` once per ``key``."""
+    posted, _ = ledger_post(
+        kind=kind,
+        key=key,
+        lines=[Line(source, -amount_cents), Line(target, amount_cents)],
+        memo=memo,
+        created_by=created_by,
+        **refs,
+    )
+    return posted
+
+
 def funding_credit(
     *, organization: Organization, amount_cents: int, currency: str, key: str, **refs: Any
 ) -> LedgerTransaction:
     """Money the provider confirmed a lab paid: credit the lab's balance."""
-    posted, _ = ledger_post(
+    return _move(
         kind=TransactionKind.FUNDING,
         key=key,
-        lines=[
-            Line(platform_account(kind=AccountKind.FUNDING, currency=currency), -amount_cents),
-            Line(lab_account(organization=organization, currency=currency), amount_cents),
-        ],
+        source=platform_account(kind=AccountKind.FUNDING, currency=currency),
+        target=lab_account(organization=organization, currency=currency),
+        amount_cents=amount_cents,
         memo="Funds added",
         organization=organization,
         **refs,
     )
-    return posted
 
 
 def escrow_deposit(
     *, project: Project, amount_cents: int, key: str, created_by: User | None = None
 ) -> LedgerTransaction:
     """Move ``amount_cents`` of the lab's balance into the project's escrow."""
-    posted, _ = ledger_post(
+    return _move(
         kind=TransactionKind.ESCROW_DEPOSIT,
         key=key,
-        lines=[
-            Line(
-                lab_account(organization=project.organization, currency=project.currency),
-                -amount_cents,
-            ),
-            Line(escrow_account(project=project), amount_cents),
-        ],
+        source=lab_account(organization=project.organization, currency=project.currency),
+        target=escrow_account(project=project),
+        amount_cents=amount_cents,
         memo=f"Budget for “{project.title}”",
         created_by=created_by,
         organization_id=project.organization_id,
         project=project,
     )
-    return posted
 
 
 def annotation_price_cents(annotation: Annotation) -> tuple[int, int]:
@@ -358,19 +374,17 @@ def escrow_release(*, project: Project, created_by: User | None = None) -> Ledge
     count = LedgerTransaction.objects.filter(
         project=project, kind=TransactionKind.ESCROW_RELEASE
     ).count()
-    posted, _ = ledger_post(
+    return _move(
         kind=TransactionKind.ESCROW_RELEASE,
         key=f"escrow-release:{project.pk}:{count + 1}",
-        lines=[
-            Line(escrow, -held),
-            Line(lab, held),
-        ],
+        source=escrow,
+        target=lab,
+        amount_cents=held,
         memo=f"Unused budget of “{project.title}” returned",
         created_by=created_by,
         organization_id=project.organization_id,
         project=project,
     )
-    return posted
 
 
 def bonus_post(
@@ -385,74 +399,66 @@ def bonus_post(
     **refs: Any,
 ) -> LedgerTransaction:
     """A lab's bonus to an expert, from the lab's balance."""
-    posted, _ = ledger_post(
+    return _move(
         kind=TransactionKind.BONUS,
         key=key,
-        lines=[
-            Line(lab_account(organization=organization, currency=currency), -amount_cents),
-            Line(expert_account(user=expert, currency=currency), amount_cents),
-        ],
+        source=lab_account(organization=organization, currency=currency),
+        target=expert_account(user=expert, currency=currency),
+        amount_cents=amount_cents,
         memo=memo,
         created_by=created_by,
         organization=organization,
         expert=expert,
         **refs,
     )
-    return posted
 
 
 def payout_debit(
     *, expert: User, amount_cents: int, currency: str, key: str, **refs: Any
 ) -> LedgerTransaction:
     """Take a payout from the expert's payable balance into transit."""
-    posted, _ = ledger_post(
+    return _move(
         kind=TransactionKind.PAYOUT,
         key=key,
-        lines=[
-            Line(expert_account(user=expert, currency=currency), -amount_cents),
-            Line(platform_account(kind=AccountKind.IN_TRANSIT, currency=currency), amount_cents),
-        ],
+        source=expert_account(user=expert, currency=currency),
+        target=platform_account(kind=AccountKind.IN_TRANSIT, currency=currency),
+        amount_cents=amount_cents,
         memo="Payout",
         expert=expert,
         **refs,
     )
-    return posted
 
 
 def payout_settle(
     *, expert: User, amount_cents: int, currency: str, key: str, **refs: Any
 ) -> LedgerTransaction:
     """The provider confirmed the transfer: the money left the platform."""
-    posted, _ = ledger_post(
+    return _move(
         kind=TransactionKind.PAYOUT_PAID,
         key=key,
-        lines=[
-            Line(platform_account(kind=AccountKind.IN_TRANSIT, currency=currency), -amount_cents),
-            Line(platform_account(kind=AccountKind.PAID_OUT, currency=currency), amount_cents),
-        ],
+        source=platform_account(kind=AccountKind.IN_TRANSIT, currency=currency),
+        target=platform_account(kind=AccountKind.PAID_OUT, currency=currency),
+        amount_cents=amount_cents,
         memo="Payout confirmed",
         expert=expert,
         **refs,
     )
-    return posted
 
 
 def payout_return(
     *, expert: User, amount_cents: int, currency: str, key: str, **refs: Any
 ) -> LedgerTransaction:
     """A payout that failed for good: the money goes back to the expert's payable balance."""
-    posted, _ = ledger_post(
+    return _move(
         kind=TransactionKind.PAYOUT_RETURN,
         key=key,
-        lines=[
-            Line(platform_account(kind=AccountKind.IN_TRANSIT, currency=currency), -amount_cents),
-            Line(expert_account(user=expert, currency=currency), amount_cents),
-        ],
+        source=platform_account(kind=AccountKind.IN_TRANSIT, currency=currency),
+        target=expert_account(user=expert, currency=currency),
+        amount_cents=amount_cents,
         memo="Payout returned",
         expert=expert,
         **refs,
     )
-    return posted
 
 
 # Reads -------------------------------------------------------------------------------------

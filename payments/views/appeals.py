@@ -5,6 +5,7 @@ appeals."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
@@ -13,6 +14,7 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from experts.console.views import staff_only
@@ -23,7 +25,7 @@ from payments import appeals as services
 from payments.models import Appeal, Dispute
 from payments.states import APPEAL_OPEN_STATES, AppealStatus
 from projects.dispatch import selectors as dispatch_selectors
-from projects.matching.selectors import pseudonym
+from projects.exports.provenance import lab_pseudonym
 from projects.review import selectors as review_selectors
 from projects.states import ReviewDecision
 from projects.task_types import task_type_for
@@ -40,21 +42,26 @@ def _uphold(request: AuthenticatedHttpRequest) -> bool | None:
     return {"uphold": True, "deny": False, "dismiss": False}.get(request.POST.get("decision", ""))
 
 
-def _row(item: Appeal | Dispute) -> dict[str, Any]:
-    """What the pages show of one appeal or dispute: the answer in short, the expert's
-    pseudonym and the decisions on it."""
+def _row(item: Appeal | Dispute, *, now: datetime | None = None) -> dict[str, Any]:
+    """What the pages show of one appeal or dispute: the answer in short, the expert under
+    the pseudonym the lab knows them by everywhere (exports, quality, bonuses), the decisions
+    on it, and whether an appeal's deadline for the lab has passed."""
     annotation = item.annotation
     project = annotation.project
     task_type = task_type_for(project.task_type)
     reviews = list(annotation.reviews.all())
     rejection = next((r for r in reviews if r.decision == ReviewDecision.REJECT), None)
     acceptance = next((r for r in reviews if r.decision == ReviewDecision.ACCEPT), None)
-    profile = getattr(annotation.expert, "expert_profile", None)
+    past_deadline = isinstance(item, Appeal) and (
+        item.status == AppealStatus.ESCALATED
+        or (item.status == AppealStatus.OPEN and item.respond_by <= (now or timezone.now()))
+    )
     return {
         "item": item,
         "annotation": annotation,
         "project": project,
-        "pseudonym": pseudonym(profile.public_id if profile else None),
+        "pseudonym": lab_pseudonym(project.organization_id, annotation.expert_id),
+        "past_deadline": past_deadline,
         "summary": answer_summary(
             task_type, annotation.result, task_type.settings_with_defaults(project.task_settings)
         ),
@@ -102,8 +109,9 @@ def lab_appeals(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     """Appeals on the lab's answers: waiting ones with the forms to answer, then decided."""
     actor = lab_actor(request, slug)
     appeals = services.appeals_for_lab(actor=actor)
+    now = timezone.now()
     waiting = [
-        _row(appeal)
+        _row(appeal, now=now)
         for appeal in appeals.filter(status__in=APPEAL_OPEN_STATES).order_by("respond_by", "pk")
     ]
     page = Paginator(

@@ -52,9 +52,12 @@ class _RequestForm(forms.Form):
     )
 
     request_id = forms.UUIDField(widget=forms.HiddenInput, required=False)
+    # Both forms share the page: each names its hidden input's HTML id.
+    request_id_html_id = "request-id"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["request_id"].widget.attrs["id"] = self.request_id_html_id
         if not self.is_bound:
             self.initial = {**self.initial, "request_id": uuid.uuid4()}
 
@@ -72,6 +75,8 @@ class _RequestForm(forms.Form):
 
 
 class BonusForm(_RequestForm):
+    request_id_html_id = "bonus-request-id"
+
     pseudonym = forms.CharField(
         label="Expert",
         max_length=40,
@@ -84,6 +89,8 @@ class BonusForm(_RequestForm):
     project = forms.ChoiceField(label="Project (optional)", required=False)
 
     def __init__(self, *args: Any, projects: list[Project], **kwargs: Any) -> None:
+        # Its own HTML ids: the add-funds form on the same page has an "amount" field too.
+        kwargs.setdefault("auto_id", "bonus_%s")
         super().__init__(*args, **kwargs)
         self.projects = {str(project.public_id): project for project in projects}
         cast(forms.ChoiceField, self.fields["project"]).choices = [
@@ -96,6 +103,12 @@ class BonusForm(_RequestForm):
 
 
 class BonusUploadForm(_RequestForm):
+    request_id_html_id = "upload-request-id"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "upload_%s")
+        super().__init__(*args, **kwargs)
+
     file = forms.FileField(
         label="CSV file",
         help_text="Columns pseudonym, amount (dollars, e.g. 12.50), reason; one bonus a row.",

@@ -7,12 +7,15 @@ from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from marketplace.models import Notification
 from payments import appeals
+from payments.appeals import DEADLINE_PASSED
 from payments.ledger import escrow_account, expert_account
 from payments.models import Appeal, Dispute
 from payments.states import AppealStatus, DisputeStatus
+from projects.exports.provenance import lab_pseudonym
 from projects.models import Annotation
 from projects.review import services as review
 from projects.states import AnnotationStatus
@@ -213,6 +216,51 @@ def test_an_escalated_appeal_shows_as_with_staff_without_a_form(client):
     assert 'data-testid="appeal-decide-form"' not in page
 
 
+def test_the_lab_sees_the_expert_under_its_pseudonym_for_bonuses(client):
+    actor, _, (expert,), (annotation,) = _rejected_answers()
+    appeal = appeals.appeal_open(expert=expert, annotation=annotation, note=NOTE)
+    appeals.appeal_decide(actor=actor, appeal=appeal, uphold=True, response="Fair point.")
+    client.force_login(actor.user)
+
+    page = client.get(
+        reverse("payments:lab_appeals", args=[actor.organization.slug])
+    ).content.decode()
+
+    known_as = lab_pseudonym(actor.organization.pk, expert.pk)
+    assert page.count(known_as) == 1  # the decided appeal's row
+    assert f"Expert {expert.expert_profile.public_id.hex[:8]}" not in page
+    assert reverse("payments:billing", args=[actor.organization.slug]) in page
+
+
+def test_past_the_deadline_the_lab_has_no_form_and_a_late_answer_changes_nothing(client):
+    actor, _, (expert,), (annotation,) = _rejected_answers()
+    appeal = appeals.appeal_open(expert=expert, annotation=annotation, note=NOTE)
+    Appeal.objects.filter(pk=appeal.pk).update(respond_by=timezone.now() - timedelta(seconds=1))
+    client.force_login(actor.user)
+    address = reverse("payments:lab_appeals", args=[actor.organization.slug])
+
+    page = client.get(address).content.decode()
+
+    assert page.count('data-testid="waiting-appeal"') == 1
+    assert "With staff" in page
+    assert 'data-testid="appeal-past-deadline"' in page
+    assert 'data-testid="appeal-decide-form"' not in page
+
+    # A form loaded before the deadline, sent after it.
+    response = client.post(
+        reverse("payments:appeal_decide", args=[actor.organization.slug, appeal.public_id]),
+        {"decision": "uphold", "response": "Fair point."},
+        follow=True,
+    )
+
+    assert response.redirect_chain == [(address, 302)]
+    assert DEADLINE_PASSED in response.content.decode()
+    appeal.refresh_from_db()
+    assert (appeal.status, appeal.response, appeal.decided_by) == (AppealStatus.OPEN, "", None)
+    assert Annotation.objects.get(pk=annotation.pk).status == AnnotationStatus.REJECTED
+    assert expert_account(user=expert, currency="USD").balance_cents == 0
+
+
 # Disputes ------------------------------------------------------------------------------------
 
 
@@ -332,6 +380,32 @@ def test_staff_uphold_an_escalated_appeal_from_the_queue(client):
     appeal.refresh_from_db()
     assert appeal.status == AppealStatus.UPHELD
     assert expert_account(user=expert, currency="USD").balance_cents == 500
+
+
+def test_staff_see_the_expert_as_the_lab_does_and_decide_an_overdue_open_appeal(client):
+    person, secret = staff_user(with_totp=True)
+    actor, _, (expert,), (annotation,) = _rejected_answers()
+    appeal = appeals.appeal_open(expert=expert, annotation=annotation, note=NOTE)
+    Appeal.objects.filter(pk=appeal.pk).update(respond_by=timezone.now() - timedelta(seconds=1))
+    log_in_staff(client, person, secret)
+
+    page = client.get(reverse("payments:staff_disputes")).content.decode()
+
+    # Not escalated yet (the task runs hourly), but the lab can no longer answer it.
+    assert page.count('data-testid="escalated-appeal"') == 1
+    assert lab_pseudonym(actor.organization.pk, expert.pk) in page
+
+    response = client.post(
+        reverse("payments:staff_appeal_decide", args=[appeal.public_id]),
+        {"decision": "uphold", "note": ""},
+        follow=True,
+    )
+
+    assert "Decision recorded" in response.content.decode()
+    appeal.refresh_from_db()
+    assert (appeal.status, appeal.decided_by) == (AppealStatus.UPHELD, person)
+    assert expert_account(user=expert, currency="USD").balance_cents == 500
+    assert 'data-testid="escalated-appeal"' not in response.content.decode()
 
 
 def test_non_staff_get_a_404_and_decide_nothing(client):

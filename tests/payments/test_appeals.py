@@ -12,6 +12,7 @@ from marketplace.errors import Conflict, InvalidInput, NotFound, PermissionDenie
 from marketplace.models import AuditEvent, Notification
 from marketplace.states import MembershipRole
 from payments import appeals
+from payments.appeals import DEADLINE_PASSED
 from payments.ledger import (
     escrow_account,
     expert_account,
@@ -273,8 +274,9 @@ def test_an_overdue_appeal_escalates_to_staff_once_and_the_lab_can_no_longer_dec
     told = Notification.objects.get(recipient=staff)
     assert (told.kind, told.link) == ("appeal.escalated", "/staff/disputes/")
     assert AuditEvent.objects.filter(action="appeal.escalate").count() == 1
-    with pytest.raises(Conflict, match="staff decide"):
+    with pytest.raises(Conflict) as refused:
         appeals.appeal_decide(actor=actor, appeal=appeal, uphold=True, response="")
+    assert refused.value.message == DEADLINE_PASSED
     assert Annotation.objects.get(pk=annotation.pk).status == AnnotationStatus.REJECTED
 
     before = _balances(project, expert)
@@ -289,6 +291,108 @@ def test_an_overdue_appeal_escalates_to_staff_once_and_the_lab_can_no_longer_dec
     assert before["escrow"] - after["escrow"] == PRICE + FEE
     assert Notification.objects.filter(recipient=actor.user, kind="appeal.staff_decided").count()
     assert ledger_verify() == []
+
+
+def _overdue(appeal: Appeal) -> Appeal:
+    """The appeal past its deadline, before the hourly escalation reached it (still open)."""
+    Appeal.objects.filter(pk=appeal.pk).update(respond_by=timezone.now() - timedelta(seconds=1))
+    appeal.refresh_from_db()
+    return appeal
+
+
+def _appeal_state(appeal: Appeal) -> tuple:
+    appeal.refresh_from_db()
+    return (appeal.status, appeal.response, appeal.decided_by, appeal.decided_at)
+
+
+def test_past_the_deadline_the_lab_is_refused_before_escalation_and_nothing_changes():
+    actor, project, (expert,), annotation = _rejected()
+    appeal = _overdue(appeals.appeal_open(expert=expert, annotation=annotation, note=NOTE))
+    assert appeal.status == AppealStatus.OPEN
+    before = _balances(project, expert)
+    audits = AuditEvent.objects.count()
+    notifications = Notification.objects.count()
+
+    with pytest.raises(Conflict) as upheld:
+        appeals.appeal_decide(actor=actor, appeal=appeal, uphold=True, response="Fair point.")
+    with pytest.raises(Conflict) as denied:
+        appeals.appeal_decide(actor=actor, appeal=appeal, uphold=False, response="No.")
+
+    assert upheld.value.message == denied.value.message == DEADLINE_PASSED
+    assert _appeal_state(appeal) == (AppealStatus.OPEN, "", None, None)
+    annotation.refresh_from_db()
+    assert annotation.status == AnnotationStatus.REJECTED
+    assert [r.decision for r in AnnotationReview.objects.filter(annotation=annotation)] == [
+        ReviewDecision.REJECT
+    ]
+    assert _balances(project, expert) == before
+    assert not LedgerTransaction.objects.filter(annotation=annotation).exists()
+    assert AuditEvent.objects.count() == audits
+    assert Notification.objects.count() == notifications
+
+
+def test_just_before_the_deadline_the_lab_still_decides():
+    actor, _, (expert,), annotation = _rejected()
+    appeal = appeals.appeal_open(expert=expert, annotation=annotation, note=NOTE)
+    Appeal.objects.filter(pk=appeal.pk).update(respond_by=timezone.now() + timedelta(minutes=1))
+
+    appeals.appeal_decide(actor=actor, appeal=appeal, uphold=False, response="Age is irrelevant.")
+
+    assert _appeal_state(appeal)[:3] == (AppealStatus.DENIED, "Age is irrelevant.", actor.user)
+
+
+def test_staff_decide_an_overdue_appeal_before_the_escalation_reaches_it():
+    staff, _ = staff_user()
+    actor, project, (expert,), annotation = _rejected()
+    appeal = _overdue(appeals.appeal_open(expert=expert, annotation=annotation, note=NOTE))
+    with pytest.raises(Conflict):
+        appeals.appeal_decide(actor=actor, appeal=appeal, uphold=True, response="")
+    before = _balances(project, expert)
+
+    appeals.appeal_decide_staff(staff=staff, appeal=appeal, uphold=True, note="")
+
+    status, _, decided_by, decided_at = _appeal_state(appeal)
+    assert (status, decided_by) == (AppealStatus.UPHELD, staff)
+    assert decided_at is not None
+    assert Annotation.objects.get(pk=annotation.pk).status == AnnotationStatus.ACCEPTED
+    after = _balances(project, expert)
+    assert after["expert"] - before["expert"] == PRICE
+    assert before["escrow"] - after["escrow"] == PRICE + FEE
+    assert AuditEvent.objects.filter(action="appeal.staff_uphold", actor=staff).count() == 1
+    # Decided, the escalation leaves it alone.
+    assert appeals.appeals_escalate_overdue() == 0
+    assert _appeal_state(appeal)[0] == AppealStatus.UPHELD
+    assert ledger_verify() == []
+
+
+def test_staff_may_decide_an_appeal_still_within_the_labs_deadline():
+    staff, _ = staff_user()
+    actor, _, (expert,), annotation = _rejected()
+    appeal = appeals.appeal_open(expert=expert, annotation=annotation, note=NOTE)
+
+    appeals.appeal_decide_staff(staff=staff, appeal=appeal, uphold=False, note="It stands.")
+
+    assert _appeal_state(appeal)[:3] == (AppealStatus.DENIED, "It stands.", staff)
+    with pytest.raises(Conflict, match="already decided"):
+        appeals.appeal_decide(actor=actor, appeal=appeal, uphold=True, response="")
+    assert expert_account(user=expert, currency="USD").balance_cents == 0
+    assert Notification.objects.filter(recipient=actor.user, kind="appeal.staff_decided").count()
+
+
+def test_the_staff_queue_holds_escalated_and_overdue_open_appeals_oldest_deadline_first():
+    _, _, (first,), first_answer = _rejected()
+    _, _, (second,), second_answer = _rejected()
+    _, _, (third,), third_answer = _rejected()
+    escalated = appeals.appeal_open(expert=first, annotation=first_answer, note=NOTE)
+    overdue = _overdue(appeals.appeal_open(expert=second, annotation=second_answer, note=NOTE))
+    appeals.appeal_open(expert=third, annotation=third_answer, note=NOTE)  # not due yet
+    Appeal.objects.filter(pk=escalated.pk).update(
+        status=AppealStatus.ESCALATED,
+        respond_by=timezone.now() - timedelta(days=1),
+        escalated_at=timezone.now(),
+    )
+
+    assert list(appeals.appeals_escalated()) == [escalated, overdue]
 
 
 def test_the_beat_task_escalates_overdue_appeals_only():

@@ -4,6 +4,7 @@ page that never credits, and bonuses from the page."""
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 from django.core import mail
@@ -46,6 +47,21 @@ def stat(html: str, testid: str) -> str:
 
 def lab_balance(organization) -> int:
     return lab_account(organization=organization, currency="USD").balance_cents
+
+
+def request_id(html: str, form: str) -> str:
+    """The hidden request id of the form ``data-testid=form`` as the page rendered it."""
+    match = re.search(
+        rf'data-testid="{form}".*?<input type="hidden" name="request_id" value="([^"]*)"',
+        html,
+        re.S,
+    )
+    assert match, form
+    return match.group(1)
+
+
+def rendered_ids(client, organization, form: str) -> str:
+    return request_id(page(client.get(billing_url(organization))), form)
 
 
 def test_the_billing_page_shows_exact_figures(
@@ -255,6 +271,7 @@ def test_a_manager_pays_a_bonus_from_the_page(client, django_capture_on_commit_c
                 "amount": "12.50",
                 "reason": "Thorough <b>rationales</b>",
                 "project": str(project.public_id),
+                "request_id": str(uuid.uuid4()),
             },
             follow=True,
         )
@@ -275,8 +292,18 @@ def test_a_bonus_form_error_shows_and_pays_nothing(client):
     url = reverse("payments:bonus_create", args=[actor.organization.slug])
     name = lab_pseudonym(actor.organization.pk, expert.pk)
 
-    unknown = client.post(url, {"pseudonym": "ex_000000000000", "amount": "1", "reason": "Hi"})
-    too_much = client.post(url, {"pseudonym": name, "amount": "5.01", "reason": "Hi"})
+    unknown = client.post(
+        url,
+        {
+            "pseudonym": "ex_000000000000",
+            "amount": "1",
+            "reason": "Hi",
+            "request_id": str(uuid.uuid4()),
+        },
+    )
+    too_much = client.post(
+        url, {"pseudonym": name, "amount": "5.01", "reason": "Hi", "request_id": str(uuid.uuid4())}
+    )
 
     assert unknown.status_code == too_much.status_code == 400
     assert "No expert who worked on your projects is “ex_000000000000”." in page(unknown)
@@ -302,7 +329,7 @@ def test_a_csv_upload_pays_everyone_or_names_the_bad_rows(
         "bonuses.csv", f"pseudonym,amount,reason\n{one},5,Good\n{two},5,\n".encode()
     )
     with django_capture_on_commit_callbacks(execute=True):
-        refused = client.post(url, {"file": bad})
+        refused = client.post(url, {"file": bad, "request_id": str(uuid.uuid4())})
     assert refused.status_code == 400
     html = page(refused)
     assert "The file was not paid; nothing was taken from the balance." in html
@@ -316,7 +343,7 @@ def test_a_csv_upload_pays_everyone_or_names_the_bad_rows(
         "bonuses.csv", f"pseudonym,amount,reason\n{one},5,Good\n{two},0.25,Fine\n".encode()
     )
     with django_capture_on_commit_callbacks(execute=True):
-        paid = client.post(url, {"file": good}, follow=True)
+        paid = client.post(url, {"file": good, "request_id": str(uuid.uuid4())}, follow=True)
     assert "Paid 2 bonuses totalling $5.25." in page(paid)
     assert lab_balance(actor.organization) == 5000 - 525
     assert expert_account(user=first, currency="USD").balance_cents == 500
@@ -364,10 +391,234 @@ def test_another_lab_cannot_pay_bonuses_to_this_labs_experts(client):
             "pseudonym": lab_pseudonym(actor.organization.pk, expert.pk),
             "amount": "1",
             "reason": "x",
+            "request_id": str(uuid.uuid4()),
         },
     )
 
     assert other_slug.status_code == 404
     assert own_slug.status_code == 400
+    assert "No expert who worked on your projects is" in page(own_slug)
     assert not Bonus.objects.exists()
     assert lab_balance(stranger.organization) == 5000
+
+
+# Submitted twice -------------------------------------------------------------------------------
+
+
+def test_each_render_of_the_page_carries_new_request_ids(client):
+    actor, _project, _experts = workspace(task_count=1)
+    client.force_login(actor.user)
+
+    first = page(client.get(billing_url(actor.organization)))
+    second = page(client.get(billing_url(actor.organization)))
+
+    ids = [
+        request_id(html, form)
+        for html in (first, second)
+        for form in ("bonus-form", "bonus-upload-form")
+    ]
+    assert len(set(ids)) == 4
+    assert all(str(uuid.UUID(value)) == value for value in ids)
+
+
+def test_a_bonus_form_submitted_twice_pays_once(client, django_capture_on_commit_callbacks):
+    actor, _project, (expert,) = workspace(task_count=1)
+    fund_lab(actor.organization, 5000)
+    client.force_login(actor.user)
+    mail.outbox.clear()
+    name = lab_pseudonym(actor.organization.pk, expert.pk)
+    form = {
+        "pseudonym": name,
+        "amount": "12.50",
+        "reason": "Thorough rationales",
+        "request_id": rendered_ids(client, actor.organization, "bonus-form"),
+    }
+    url = reverse("payments:bonus_create", args=[actor.organization.slug])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first = client.post(url, form)
+    with django_capture_on_commit_callbacks(execute=True):
+        second = client.post(url, form)
+
+    # Post/redirect/get: both answer with the page, which a reload only reads.
+    assert first.status_code == second.status_code == 302
+    assert first.url == second.url == billing_url(actor.organization)
+    bonus = Bonus.objects.get()
+    assert (bonus.expert, bonus.amount_cents, str(bonus.request_id)) == (
+        expert,
+        1250,
+        form["request_id"],
+    )
+    assert lab_balance(actor.organization) == 5000 - 1250
+    assert expert_account(user=expert, currency="USD").balance_cents == 1250
+    assert LedgerTransaction.objects.filter(kind=TransactionKind.BONUS).count() == 1
+    assert Notification.objects.filter(kind="bonus.received", recipient=expert).count() == 1
+    assert [email.to for email in mail.outbox] == [[expert.email]]
+    html = page(client.get(second.url))
+    assert (
+        f"This form was already sent: a bonus of $12.50 to {name} was paid then. "
+        "Nothing more was paid."
+    ) in html
+    assert f"Paid a bonus of $12.50 to {name}." in html  # the first answer's message
+    assert html.count('data-testid="bonus-row"') == 1
+    # The page shown after paying carries a new id: the next bonus is paid.
+    assert request_id(html, "bonus-form") != form["request_id"]
+
+
+def test_two_renders_of_the_bonus_form_pay_twice(client):
+    actor, _project, (expert,) = workspace(task_count=1)
+    fund_lab(actor.organization, 5000)
+    client.force_login(actor.user)
+    name = lab_pseudonym(actor.organization.pk, expert.pk)
+    url = reverse("payments:bonus_create", args=[actor.organization.slug])
+    ids = [rendered_ids(client, actor.organization, "bonus-form") for _ in range(2)]
+
+    for rendered in ids:
+        response = client.post(
+            url, {"pseudonym": name, "amount": "3", "reason": "Thanks", "request_id": rendered}
+        )
+        assert response.status_code == 302
+
+    assert sorted(str(bonus.request_id) for bonus in Bonus.objects.all()) == sorted(ids)
+    assert lab_balance(actor.organization) == 5000 - 600
+    assert expert_account(user=expert, currency="USD").balance_cents == 600
+
+
+@pytest.mark.parametrize("sent", [None, "", "not-a-uuid", "1234"])
+def test_a_bonus_form_without_a_good_request_id_is_refused_cleanly(client, sent):
+    actor, _project, (expert,) = workspace(task_count=1)
+    fund_lab(actor.organization, 5000)
+    client.force_login(actor.user)
+    form = {
+        "pseudonym": lab_pseudonym(actor.organization.pk, expert.pk),
+        "amount": "4",
+        "reason": "Kept <i>text</i>",
+    }
+    if sent is not None:
+        form["request_id"] = sent
+
+    response = client.post(reverse("payments:bonus_create", args=[actor.organization.slug]), form)
+
+    assert response.status_code == 400
+    html = page(response)
+    assert (
+        "This form was incomplete or out of date; nothing was paid. Check it and submit it again."
+    ) in html
+    assert "Hidden field" not in html
+    assert "Kept &lt;i&gt;text&lt;/i&gt;" in html  # what was typed is kept
+    renewed = request_id(html, "bonus-form")
+    assert renewed != sent
+    assert str(uuid.UUID(renewed)) == renewed
+    assert not Bonus.objects.exists()
+    assert lab_balance(actor.organization) == 5000
+
+    # Sent again as shown, it pays.
+    again = client.post(
+        reverse("payments:bonus_create", args=[actor.organization.slug]),
+        {**form, "request_id": renewed},
+    )
+    assert again.status_code == 302
+    assert Bonus.objects.get().amount_cents == 400
+
+
+def test_the_same_csv_uploaded_twice_from_one_page_pays_once(
+    client, django_capture_on_commit_callbacks
+):
+    actor, _project, (first, second) = workspace(experts=2, task_count=1)
+    fund_lab(actor.organization, 5000)
+    client.force_login(actor.user)
+    mail.outbox.clear()
+    one = lab_pseudonym(actor.organization.pk, first.pk)
+    two = lab_pseudonym(actor.organization.pk, second.pk)
+    content = f"pseudonym,amount,reason\n{one},5,Good\n{two},0.25,Fine\n".encode()
+    url = reverse("payments:bonus_upload", args=[actor.organization.slug])
+    rendered = rendered_ids(client, actor.organization, "bonus-upload-form")
+
+    responses = []
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            responses.append(
+                client.post(
+                    url,
+                    {
+                        "file": SimpleUploadedFile("bonuses.csv", content),
+                        "request_id": rendered,
+                    },
+                )
+            )
+
+    assert [response.status_code for response in responses] == [302, 302]
+    assert Bonus.objects.count() == 2
+    assert {str(bonus.request_id) for bonus in Bonus.objects.all()} == {rendered}
+    assert lab_balance(actor.organization) == 5000 - 525
+    assert expert_account(user=first, currency="USD").balance_cents == 500
+    assert expert_account(user=second, currency="USD").balance_cents == 25
+    assert Notification.objects.filter(kind="bonus.received").count() == 2
+    assert len(mail.outbox) == 2
+    html = page(client.get(billing_url(actor.organization)))
+    assert "Paid 2 bonuses totalling $5.25." in html
+    assert (
+        "This file was already sent from this form: 2 bonuses totalling $5.25 were paid then. "
+        "Nothing more was paid."
+    ) in html
+
+    # Another file sent from the same page is refused; a new render pays it.
+    other = f"pseudonym,amount,reason\n{one},1,More\n".encode()
+    refused = client.post(
+        url, {"file": SimpleUploadedFile("more.csv", other), "request_id": rendered}, follow=True
+    )
+    assert (
+        "This form already paid 2 bonuses from another file; nothing more was paid. "
+        "Reload the page to pay a new file."
+    ) in page(refused)
+    assert lab_balance(actor.organization) == 5000 - 525
+    fresh = request_id(page(refused), "bonus-upload-form")
+    paid = client.post(
+        url, {"file": SimpleUploadedFile("more.csv", other), "request_id": fresh}, follow=True
+    )
+    assert "Paid 1 bonus totalling $1.00." in page(paid)
+    assert Bonus.objects.count() == 3
+    assert lab_balance(actor.organization) == 5000 - 625
+
+
+def test_two_renders_of_the_upload_form_pay_the_file_twice(client):
+    actor, _project, (expert,) = workspace(task_count=1)
+    fund_lab(actor.organization, 5000)
+    client.force_login(actor.user)
+    name = lab_pseudonym(actor.organization.pk, expert.pk)
+    content = f"pseudonym,amount,reason\n{name},2,Thanks\n".encode()
+    url = reverse("payments:bonus_upload", args=[actor.organization.slug])
+
+    for _ in range(2):
+        rendered = rendered_ids(client, actor.organization, "bonus-upload-form")
+        response = client.post(
+            url, {"file": SimpleUploadedFile("b.csv", content), "request_id": rendered}
+        )
+        assert response.status_code == 302
+
+    assert Bonus.objects.count() == 2
+    assert lab_balance(actor.organization) == 5000 - 400
+    assert expert_account(user=expert, currency="USD").balance_cents == 400
+
+
+def test_an_upload_without_a_good_request_id_is_refused_cleanly(client):
+    actor, _project, (expert,) = workspace(task_count=1)
+    fund_lab(actor.organization, 5000)
+    client.force_login(actor.user)
+    name = lab_pseudonym(actor.organization.pk, expert.pk)
+    content = f"pseudonym,amount,reason\n{name},2,Thanks\n".encode()
+
+    response = client.post(
+        reverse("payments:bonus_upload", args=[actor.organization.slug]),
+        {"file": SimpleUploadedFile("b.csv", content), "request_id": "not-a-uuid"},
+    )
+
+    assert response.status_code == 400
+    html = page(response)
+    assert (
+        "This form was incomplete or out of date; nothing was paid. Check it and submit it again."
+    ) in html
+    renewed = request_id(html, "bonus-upload-form")
+    assert str(uuid.UUID(renewed)) == renewed
+    assert not Bonus.objects.exists()
+    assert lab_balance(actor.organization) == 5000

@@ -373,13 +373,13 @@ def test_the_same_request_pays_one_bonus_once(django_capture_on_commit_callbacks
     actor, _project, (expert,) = lab_with_experts(experts=1, funds=1250)
     mail.outbox.clear()
     request_id = uuid.uuid4()
-    pay = dict(
-        actor=actor,
-        expert_pseudonym=pseudonym(actor, expert),
-        amount_cents=1250,
-        reason="Careful notes",
-        request_id=request_id,
-    )
+    pay = {
+        "actor": actor,
+        "expert_pseudonym": pseudonym(actor, expert),
+        "amount_cents": 1250,
+        "reason": "Careful notes",
+        "request_id": request_id,
+    }
 
     with django_capture_on_commit_callbacks(execute=True):
         first = bonus_pay_once(**pay)
@@ -453,9 +453,7 @@ def test_different_requests_pay_again_and_without_a_request_every_call_pays():
     )
 
     assert Bonus.objects.count() == 5
-    assert balance(lab_account(organization=actor.organization, currency="USD")) == (
-        10_000 - 227
-    )
+    assert balance(lab_account(organization=actor.organization, currency="USD")) == (10_000 - 227)
     assert balance(expert_account(user=first, currency="USD")) == 220
     assert balance(expert_account(user=second, currency="USD")) == 7
     unrequested = Bonus.objects.filter(request_id=None)

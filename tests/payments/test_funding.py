@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from marketplace.errors import InvalidInput, PermissionDenied
+from marketplace.errors import Conflict, InvalidInput, PermissionDenied
 from marketplace.models import AuditEvent
 from marketplace.states import MembershipRole
 from payments.funding import lab_funding_start
@@ -125,18 +125,20 @@ def test_a_manager_can_add_funds(fake_stripe):
     assert len(fake_stripe.checkout_sessions) == 1
 
 
-def test_stripe_refusing_the_session_leaves_a_pending_funding_without_a_page(fake_stripe, settings):
+def test_stripe_refusing_the_session_ends_the_funding_and_says_nothing_was_charged(
+    fake_stripe, settings
+):
     settings.STRIPE_MAX_NETWORK_RETRIES = 0
     actor = pf.manager_actor()
     fake_stripe.fail_next("POST", "/v1/checkout/sessions", status=503)
 
-    with pytest.raises(ProviderError) as raised:
+    with pytest.raises(Conflict, match="nothing was charged") as raised:
         _start(actor)
 
-    assert raised.value.retryable is True
+    assert isinstance(raised.value.__cause__, ProviderError)
     stored = LabFunding.objects.get()
     assert (stored.status, stored.checkout_session_id, stored.checkout_url) == (
-        FundingStatus.PENDING,
+        FundingStatus.EXPIRED,
         None,
         "",
     )

@@ -418,7 +418,5 @@ def test_a_refunded_payment_is_flagged_to_staff_and_reverses_nothing(client, fak
     stored = ProviderEvent.objects.get(type="charge.refunded")
     assert stored.status == WebhookEventStatus.FAILED
     assert "payment of $50.00 was refunded" in stored.detail
-    assert Notification.objects.filter(
-        recipient=staff, kind="payments.payment_taken_back"
-    ).exists()
+    assert Notification.objects.filter(recipient=staff, kind="payments.payment_taken_back").exists()
     assert _balance(funding) == 5_000
