@@ -13,10 +13,18 @@ from payments.bonuses import bonus_pay
 from payments.connect import payout_account_onboarding_start
 from payments.funding import lab_funding_start
 from payments.ledger import balance_cents, lab_account
-from payments.models import Appeal, Bonus, Dispute, LabFunding, PayoutAccount, PayoutBatch
-from payments.payouts import payout_batch_create
+from payments.models import (
+    Appeal,
+    Bonus,
+    Dispute,
+    LabFunding,
+    PayoutAccount,
+    PayoutBatch,
+    ReconciliationReport,
+)
+from payments.payouts import payout_batch_create, reconciliation_run
 from payments.providers.offline import sandbox_checkout_pay, sandbox_onboarding_finish
-from payments.states import FundingStatus, PayoutBatchTrigger
+from payments.states import FundingStatus, PayoutBatchTrigger, PayoutStatus
 from projects.access import LabActor, lab_actor_for_member
 from projects.exports.provenance import lab_pseudonym
 from projects.models import Annotation
@@ -138,14 +146,23 @@ def seed_payments(
         dispute_open(actor=actor, annotation=disputed, reason=DISPUTE_REASON)
 
 
+def seed_reconciliation() -> None:
+    """A reconciliation report for staff to read, once the batch's transfers went out. Call
+    after the seed's transaction committed (the payouts are sent then)."""
+    if not ReconciliationReport.objects.exists():
+        reconciliation_run()
+
+
 def summary_lines(*, organization: Organization) -> list[str]:
     """What the demo's money looks like, for the seed's output."""
     held = balance_cents(lab_account(organization=organization, currency="USD"))
     batch = PayoutBatch.objects.first()
-    payouts = batch.payout_count if batch is not None else 0
+    statuses = list(batch.payouts.values_list("status", flat=True)) if batch is not None else []
+    paid = statuses.count(PayoutStatus.PAID)
+    returned = statuses.count(PayoutStatus.RETURNED)
     return [
-        f"Payments: {organization.name} holds ${held // 100:,} on its balance; a payout batch "
-        f"paid {payouts} experts (one account refuses transfers); Dr. Haddad has a bonus and "
-        "an open appeal. Billing: /labs/"
+        f"Payments: {organization.name} holds ${held // 100:,} on its balance; the payout batch "
+        f"paid {paid} of {len(statuses)} experts ({returned} returned: the account refuses "
+        "transfers); Dr. Haddad has a bonus and an open appeal. Billing: /labs/"
         f"{organization.slug}/billing/ · earnings: /expert/earnings/ · staff: /staff/payments/"
     ]

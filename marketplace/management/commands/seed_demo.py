@@ -126,6 +126,8 @@ class Command(BaseCommand):
                 staff=users["admin@demo.example"],
                 users=users,
             )
+        with _quiet_task_logs():
+            payments_demo.seed_reconciliation()
         self.stdout.write(
             self.style.SUCCESS(f"Demo ready. Every account's password: {DEMO_PASSWORD}")
         )
