@@ -147,8 +147,9 @@ def test_a_lab_manager_creates_imports_funds_and_activates_a_project(page, tmp_p
     needed = required_funds_cents(project=project, task_count=4)
     project_page = page.url
     page.goto(f"/labs/{project.organization.slug}/billing/")
-    page.get_by_label("Amount (USD)").fill(f"{needed // 100}.{needed % 100:02d}")
-    page.get_by_role("button", name="Add funds").click()
+    add_funds = page.get_by_test_id("add-funds-form")
+    add_funds.get_by_label("Amount (USD)").fill(f"{needed // 100}.{needed % 100:02d}")
+    add_funds.get_by_role("button", name="Add funds").click()
     expect(page.get_by_text("Sandbox — no real money")).to_be_visible()
     page.get_by_role("button", name=re.compile(r"^Pay ")).click()
     expect(page.get_by_test_id("funding-status")).to_have_attribute("data-status", "completed")

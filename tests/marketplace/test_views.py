@@ -167,6 +167,9 @@ def test_deploy_check_is_clean_with_production_settings():
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "marketplace.example",
         "DATABASE_URL": "sqlite:////tmp/deploy-check.sqlite3",
+        # Production takes real payments: the offline sandbox is refused with DEBUG off.
+        "STRIPE_SECRET_KEY": "sk_live_deploy_check",
+        "STRIPE_WEBHOOK_SECRET": "whsec_deploy_check",
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],

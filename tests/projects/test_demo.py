@@ -103,7 +103,7 @@ def test_the_projects_show_the_whole_lifecycle(seeded):
             project=project, task_count=project.tasks.filter(is_gold=False).count()
         )
         assert project.funded_cents == needed, project.title
-        assert project.fundings.get().provider == "offline"
+        assert project.fundings.get().provider == "balance"
         assert project.activated_at is not None
     # Every step went through the services, so the audit log tells the story.
     assert AuditEvent.objects.filter(action="project.create").count() == 8

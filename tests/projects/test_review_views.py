@@ -549,7 +549,7 @@ def test_project_page_query_count_with_the_review_links(client, django_assert_nu
     client.get(url("detail", project))
 
     # The counts load separately (htmx), so the page costs what it did.
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(15):
         client.get(url("detail", project))
 
 

@@ -601,7 +601,7 @@ def test_project_page_query_count_does_not_grow(client, django_assert_num_querie
     client.get(url("detail", project))
 
     address = url("detail", project)
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(15):
         client.get(address)
     factories.tasks(project, 30, prefix="more")
     factories.tasks(project, 5, gold=True)
@@ -611,7 +611,7 @@ def test_project_page_query_count_does_not_grow(client, django_assert_num_querie
         services.guidelines_publish(
             actor=actor, project=project, guidelines=f"Version {n}", changelog=f"Change {n}"
         )
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(15):
         client.get(address)
 
 
