@@ -285,18 +285,20 @@ def earning_post(*, annotation: Annotation, created_by: User | None = None) -> L
     price, fee = annotation_price_cents(annotation)
     escrow = escrow_account(project=project)
     lab = lab_account(organization=project.organization, currency=project.currency)
-    held = _lock_balances(escrow, lab)[escrow.pk]
+    expert = expert_account(user=annotation.expert, currency=project.currency)
+    revenue = platform_account(kind=AccountKind.REVENUE, currency=project.currency)
+    # Every account this posting may touch, locked at once in id order: the escrow read
+    # below holds, and no other posting can take them in another order.
+    held = _lock_balances(escrow, lab, expert, revenue)[escrow.pk]
     from_escrow = min(held, price + fee)
     lines = []
     if from_escrow:
         lines.append(Line(escrow, -from_escrow))
     if price + fee - from_escrow:
         lines.append(Line(lab, -(price + fee - from_escrow)))
-    lines.append(Line(expert_account(user=annotation.expert, currency=project.currency), price))
+    lines.append(Line(expert, price))
     if fee:
-        lines.append(
-            Line(platform_account(kind=AccountKind.REVENUE, currency=project.currency), fee)
-        )
+        lines.append(Line(revenue, fee))
     try:
         posted, _ = ledger_post(
             kind=TransactionKind.EARNING,
