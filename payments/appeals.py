@@ -217,6 +217,51 @@ def _lock_appeal(
     return locked_annotation, locked
 
 
+# An appeal turns a rejection into an acceptance; a dispute, an acceptance into a rejection.
+_OVERTURNS: dict[str, tuple[str, str, str]] = {
+    ReviewDecision.ACCEPT: (
+        AnnotationStatus.REJECTED,
+        AnnotationStatus.ACCEPTED,
+        "This answer is no longer rejected; the appeal cannot change it.",
+    ),
+    ReviewDecision.REJECT: (
+        AnnotationStatus.ACCEPTED,
+        AnnotationStatus.REJECTED,
+        "This answer is no longer accepted; the dispute cannot change it.",
+    ),
+}
+
+
+def _overturn(
+    annotation: Annotation,
+    *,
+    decision: str,
+    feedback: str,
+    reviewer: User | None,
+    now: datetime,
+    api_key: Any = None,
+) -> None:
+    """Reverse a locked annotation's review decision and record the new one next to the
+    first (each decision at most once per answer: a unique constraint)."""
+    current, target, moved_on = _OVERTURNS[decision]
+    if annotation.status != current:
+        raise Conflict(moved_on)
+    annotation.status = target
+    annotation.reviewed_at = now
+    annotation.save(update_fields=["status", "reviewed_at", "updated_at"])
+    try:
+        with transaction.atomic():
+            AnnotationReview.objects.create(
+                annotation=annotation,
+                decision=decision,
+                feedback=feedback,
+                reviewer=reviewer,
+                api_key=api_key,
+            )
+    except IntegrityError:
+        raise Conflict(f"This answer was {target} before; it cannot be {target} again.") from None
+
+
 def _appeal_settle(
     *,
     locked: Appeal,
@@ -232,24 +277,14 @@ def _appeal_settle(
     now = timezone.now()
     before = annotation.status
     if uphold:
-        if annotation.status != AnnotationStatus.REJECTED:
-            raise Conflict("This answer is no longer rejected; the appeal cannot change it.")
-        annotation.status = AnnotationStatus.ACCEPTED
-        annotation.reviewed_at = now
-        annotation.save(update_fields=["status", "reviewed_at", "updated_at"])
-        try:
-            with transaction.atomic():
-                AnnotationReview.objects.create(
-                    annotation=annotation,
-                    decision=ReviewDecision.ACCEPT,
-                    feedback=response,
-                    reviewer=decided_by,
-                    api_key=api_key,
-                )
-        except IntegrityError:
-            raise Conflict(
-                "This answer was accepted before; it cannot be accepted again."
-            ) from None
+        _overturn(
+            annotation,
+            decision=ReviewDecision.ACCEPT,
+            feedback=response,
+            reviewer=decided_by,
+            api_key=api_key,
+            now=now,
+        )
         try:
             earning_post(annotation=annotation, created_by=decided_by)
         except InsufficientFunds as error:
@@ -486,21 +521,9 @@ def dispute_decide(*, staff: User, dispute: Dispute, uphold: bool, note: str) ->
         now = timezone.now()
         title = annotation.project.title
         if uphold:
-            if annotation.status != AnnotationStatus.ACCEPTED:
-                raise Conflict("This answer is no longer accepted; the dispute cannot change it.")
-            annotation.status = AnnotationStatus.REJECTED
-            annotation.reviewed_at = now
-            annotation.save(update_fields=["status", "reviewed_at", "updated_at"])
-            try:
-                with transaction.atomic():
-                    AnnotationReview.objects.create(
-                        annotation=annotation,
-                        decision=ReviewDecision.REJECT,
-                        feedback=clean,
-                        reviewer=staff,
-                    )
-            except IntegrityError:
-                raise Conflict("This answer was rejected before; it cannot be again.") from None
+            _overturn(
+                annotation, decision=ReviewDecision.REJECT, feedback=clean, reviewer=staff, now=now
+            )
             earning_reverse(
                 annotation=annotation,
                 created_by=staff,
