@@ -28,10 +28,9 @@ from django.urls import reverse
 from marketplace.errors import Conflict, InvalidInput, NotFound
 from marketplace.models import Notification, User
 from marketplace.services import notification_create, notifications_create_bulk
-from payments.ledger import bonus_post
-from payments.models import Account, Bonus
+from payments.ledger import bonus_post, organization_money
+from payments.models import Bonus
 from payments.selectors import CURRENCY, lab_experts_by_pseudonym
-from payments.states import AccountKind
 from projects.access import LabActor, lab_audit_record
 from projects.models import Project
 from projects.pricing import format_dollars
@@ -128,14 +127,7 @@ def _ledger_key(bonus: Bonus) -> str:
 
 
 def _lab_balance_cents(actor: LabActor) -> int:
-    balance = (
-        Account.objects.filter(
-            kind=AccountKind.LAB, organization=actor.organization, currency=CURRENCY
-        )
-        .values_list("balance_cents", flat=True)
-        .first()
-    )
-    return int(balance or 0)
+    return organization_money(organization=actor.organization, currency=CURRENCY).balance_cents
 
 
 def _notification(bonus: Bonus, expert: User, organization_name: str) -> Notification:

@@ -18,6 +18,7 @@ from django.db.models import Count, Sum
 
 from marketplace.errors import NotFound
 from marketplace.models import Organization, User
+from payments.ledger import organization_money
 from payments.models import (
     Account,
     Bonus,
@@ -97,11 +98,7 @@ def lab_billing(*, actor: LabActor) -> LabBilling:
     """The actor's organisation's balance, what it added, its escrow per project and its
     receipts and bonuses (newest first)."""
     organization = actor.organization
-    balance = (
-        Account.objects.filter(kind=AccountKind.LAB, organization=organization, currency=CURRENCY)
-        .values_list("balance_cents", flat=True)
-        .first()
-    )
+    balance = organization_money(organization=organization, currency=CURRENCY).balance_cents
     lab_totals = dict(
         Entry.objects.filter(
             account__kind=AccountKind.LAB,

@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from django.db import IntegrityError, transaction
 from django.urls import reverse
@@ -138,7 +139,7 @@ class OfflineProvider:
     def onboarding_link(self, *, account_id: str, refresh_url: str, return_url: str) -> str:
         _account(account_id)
         path = reverse("payments:sandbox_onboarding", kwargs={"account_id": account_id})
-        return f"{path}?{_query({'return_url': return_url})}"
+        return f"{path}?{urlencode({'return_url': return_url})}"
 
     def connected_account_retrieve(self, *, account_id: str) -> ConnectedAccount:
         return _connected(_account(account_id))
@@ -180,12 +181,6 @@ class OfflineProvider:
 
     def webhook_event(self, *, payload: bytes, signature: str) -> ProviderEventData:
         raise SignatureError("The offline sandbox sends no webhooks over HTTP.")
-
-
-def _query(params: dict[str, str]) -> str:
-    from urllib.parse import urlencode
-
-    return urlencode(params)
 
 
 # What the sandbox's own pages do (payments/views/sandbox.py), also used by the demo seed ----

@@ -170,7 +170,9 @@ def _transition(
             # The experts' seats on it free their hours for other projects.
             matching_run_request(trigger="capacity_freed")
         if target in (ProjectStatus.COMPLETED, ProjectStatus.ARCHIVED):
-            _return_unused_escrow(locked, actor=actor)
+            # Unused budget goes back to the lab; answers still waiting for review stay
+            # covered, and what they free is returned as they are decided.
+            escrow_release(project=locked, created_by=actor.user)
         if target == ProjectStatus.COMPLETED:
             from projects.services.webhooks import webhook_event_emit
 
@@ -185,12 +187,6 @@ def _transition(
             )
     project.refresh_from_db()
     return project
-
-
-def _return_unused_escrow(project: Project, *, actor: LabActor) -> None:
-    """A closed project's unused budget goes back to the lab's balance; the answers still
-    waiting for review stay covered, and what they free is returned as they are decided."""
-    escrow_release(project=project, created_by=actor.user)
 
 
 def activation_problems(*, project: Project) -> list[str]:
